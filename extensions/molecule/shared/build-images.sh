@@ -52,7 +52,6 @@ for suite in "${suites[@]}"; do
 
   tar -C "$root" -c . | docker import \
     -c 'ENV container=docker' \
-    -c 'STOPSIGNAL SIGRTMIN+3' \
     -c 'CMD ["/sbin/init"]' \
     - "$image" >/dev/null
   rm -rf "$root"

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""A real conversation between two Matrix homeservers, over federation, through their public URLs.
+
+Runs inside a lab container (stdlib only). Registers one user on each server (shared-secret
+registration, or login if the user already exists), lets the first user create a room and invite
+the second, the second joins over federation, then messages go both ways; every message must be
+read back on the other server. Prints one JSON document with the timings; exits non-zero with a
+readable reason when anything does not arrive.
+
+Secrets come from the environment (MXFED_SECRET_A, MXFED_SECRET_B), never from argv.
+"""
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import statistics
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+
+class ExchangeError(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, base_url, timeout):
+        self.base = base_url.rstrip("/")
+        self.timeout = timeout
+        self.token = None
+        self.user_id = None
+
+    def request(self, method, path, body=None, query=None, timeout=None):
+        url = self.base + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(url, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", "Bearer " + self.token)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                return exc.code, json.loads(raw)
+            except ValueError:
+                return exc.code, {"raw": raw[:200].decode(errors="replace")}
+        except (urllib.error.URLError, OSError) as exc:
+            raise ExchangeError("%s %s: %s" % (method, url, exc)) from exc
+
+    def ok(self, method, path, body=None, query=None, timeout=None):
+        status, data = self.request(method, path, body, query, timeout)
+        if status != 200:
+            raise ExchangeError("%s %s%s answered %s: %s" % (method, self.base, path, status, data))
+        return data
+
+    def register_or_login(self, user, password, secret):
+        status, data = self.request("GET", "/_synapse/admin/v1/register")
+        if status != 200 or "nonce" not in data:
+            raise ExchangeError("shared-secret registration unavailable on %s: %s %s" % (self.base, status, data))
+        nonce = data["nonce"]
+        mac = hmac.new(secret.encode(), digestmod=hashlib.sha1)
+        for part in (nonce, user, password, "notadmin"):
+            mac.update(part.encode())
+            if part != "notadmin":
+                mac.update(b"\x00")
+        status, data = self.request("POST", "/_synapse/admin/v1/register", {
+            "nonce": nonce, "username": user, "password": password, "admin": False,
+            "mac": mac.hexdigest()})
+        if status == 200:
+            self.token, self.user_id = data["access_token"], data["user_id"]
+            return
+        if data.get("errcode") != "M_USER_IN_USE":
+            raise ExchangeError("registering %s on %s failed: %s %s" % (user, self.base, status, data))
+        data = self.ok("POST", "/_matrix/client/v3/login", {
+            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
+            "password": password})
+        self.token, self.user_id = data["access_token"], data["user_id"]
+
+    def sync_since(self, since, timeout_ms=10000):
+        query = {"timeout": str(timeout_ms)}
+        if since:
+            query["since"] = since
+        return self.ok("GET", "/_matrix/client/v3/sync", query=query, timeout=timeout_ms / 1000 + 30)
+
+
+def wait_for(client, since, predicate, deadline_s, what):
+    """Long-poll /sync until predicate(sync_response) is true; return (value, next_batch)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        data = client.sync_since(since, timeout_ms=int(max(1, min(10, end - time.monotonic())) * 1000))
+        since = data.get("next_batch", since)
+        value = predicate(data)
+        if value:
+            return value, since
+    raise ExchangeError("timed out after %ss waiting for %s" % (deadline_s, what))
+
+
+def timeline_bodies(room_id):
+    def pick(data):
+        room = data.get("rooms", {}).get("join", {}).get(room_id, {})
+        return [e.get("content", {}).get("body") for e in room.get("timeline", {}).get("events", [])
+                if e.get("type") == "m.room.message"] or None
+    return pick
+
+
+def percentile(values, pct):
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(pct / 100.0 * len(ordered) + 0.5)) - 1))
+    return ordered[k]
+
+
+def send_and_receive(sender, receiver, receiver_since, room_id, count, label, deadline_s):
+    latencies, since = [], receiver_since
+    for i in range(count):
+        body = "%s %d %s" % (label, i, uuid.uuid4().hex[:8])
+        start = time.monotonic()
+        sender.ok("PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/%s" % (
+            urllib.parse.quote(room_id), uuid.uuid4().hex), {"msgtype": "m.text", "body": body})
+        seen = []
+
+        def arrived(data, body=body, seen=seen):
+            seen.extend(timeline_bodies(room_id)(data) or [])
+            return body in seen
+
+        _, since = wait_for(receiver, since, arrived, deadline_s, "message %r on %s" % (body, receiver.base))
+        latencies.append(time.monotonic() - start)
+    return latencies, since
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--a-url", required=True, help="client base URL of server A (room creator)")
+    parser.add_argument("--b-url", required=True, help="client base URL of server B (invited)")
+    parser.add_argument("--a-user", default="alice")
+    parser.add_argument("--b-user", default="bob")
+    parser.add_argument("--messages", type=int, default=3, help="messages each way")
+    parser.add_argument("--deadline", type=float, default=60.0, help="seconds to wait for each event")
+    parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout")
+    args = parser.parse_args()
+    secret_a, secret_b = os.environ.get("MXFED_SECRET_A"), os.environ.get("MXFED_SECRET_B")
+    if not secret_a or not secret_b:
+        parser.error("MXFED_SECRET_A and MXFED_SECRET_B must hold the registration shared secrets")
+
+    a, b = Client(args.a_url, args.timeout), Client(args.b_url, args.timeout)
+    result = {"a_url": a.base, "b_url": b.base}
+    try:
+        password = "mxfed-lab-" + hashlib.sha256((secret_a + secret_b).encode()).hexdigest()[:16]
+        a.register_or_login(args.a_user, password, secret_a)
+        b.register_or_login(args.b_user, password, secret_b)
+        result.update(a_user=a.user_id, b_user=b.user_id)
+        b_since = b.sync_since(None, timeout_ms=0).get("next_batch")
+        a_since = a.sync_since(None, timeout_ms=0).get("next_batch")
+
+        start = time.monotonic()
+        room_id = a.ok("POST", "/_matrix/client/v3/createRoom", {
+            "preset": "private_chat", "invite": [b.user_id],
+            "name": "mxfed lab %s" % uuid.uuid4().hex[:6]})["room_id"]
+        result["room_id"] = room_id
+
+        def invited(data):
+            return room_id in data.get("rooms", {}).get("invite", {})
+
+        _, b_since = wait_for(b, b_since, invited, args.deadline, "the invite on %s" % b.base)
+        result["invite_s"] = round(time.monotonic() - start, 3)
+
+        start = time.monotonic()
+        b.ok("POST", "/_matrix/client/v3/join/%s" % urllib.parse.quote(room_id), {})
+        result["join_s"] = round(time.monotonic() - start, 3)
+
+        def bob_joined(data):
+            room = data.get("rooms", {}).get("join", {}).get(room_id, {})
+            for event in room.get("timeline", {}).get("events", []) + room.get("state", {}).get("events", []):
+                if (event.get("type") == "m.room.member" and event.get("state_key") == b.user_id
+                        and event.get("content", {}).get("membership") == "join"):
+                    return True
+            return False
+
+        _, a_since = wait_for(a, a_since, bob_joined, args.deadline, "the join seen on %s" % a.base)
+
+        a_to_b, b_since = send_and_receive(a, b, b_since, room_id, args.messages, "a->b", args.deadline)
+        b_to_a, a_since = send_and_receive(b, a, a_since, room_id, args.messages, "b->a", args.deadline)
+        for name, values in (("a_to_b", a_to_b), ("b_to_a", b_to_a)):
+            result[name] = {
+                "count": len(values),
+                "p50_ms": round(statistics.median(values) * 1000, 1),
+                "p95_ms": round(percentile(values, 95) * 1000, 1),
+                "max_ms": round(max(values) * 1000, 1),
+            }
+        result["ok"] = True
+    except ExchangeError as exc:
+        result.update(ok=False, error=str(exc))
+    print(json.dumps(result, indent=2, sort_keys=True))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
