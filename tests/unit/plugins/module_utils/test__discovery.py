@@ -1,0 +1,510 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mxfed.federation contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The resolution algorithm and the per-address checks against real loopback servers.
+
+Every test builds DNS records and HTTPS listeners, runs the check, then asserts what the
+*servers* saw (address, port, Host header, SNI), not only what the check reports.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import pytest
+
+from _lab import App, json_response
+from ansible_collections.mxfed.federation.plugins.module_utils._discovery import check_many, check_server
+from ansible_collections.mxfed.federation.plugins.module_utils._servername import ServerNameError
+
+KEYS = ('keys',)
+
+
+def run(lab, name, checks=KEYS, **net):
+    return check_server(name, lab.network(**net), checks=checks)
+
+
+def codes(result, level=None):
+    items = []
+    for key in ('errors', 'warnings', 'notes'):
+        items.extend(result[key])
+    return [f['code'] for f in items if level is None or f['level'] == level]
+
+
+def seen(server, path='/_matrix/key/v2/server'):
+    """(ip, logical port, Host header, SNI) of the requests a server received for path."""
+    return sorted(set((r['ip'], r['port'], r['host'], r['sni']) for r in server.requests if r['path'] == path))
+
+
+def assert_ok(result):
+    assert result['errors'] == [], result['summary']
+    assert result['federation_ok'] is True, result['summary']
+
+
+# ------------------------------------------------------------------ one test per table row
+def test_row1_ip_literal(lab):
+    hs = lab.homeserver('127.0.0.2', '127.0.0.2', cert_names=['127.0.0.2'])
+    result = run(lab, '127.0.0.2')
+    assert_ok(result)
+    assert result['step'] == '1'
+    assert seen(hs) == [('127.0.0.2', 8448, '127.0.0.2', None)]
+    assert lab.dns.queries == []  # no DNS at all for IP literals
+
+
+def test_row1_ipv6_literal_with_port(lab):
+    hs = lab.homeserver('[::1]:8449', '::1', port=8449, cert_names=['::1'])
+    result = run(lab, '[::1]:8449')
+    assert_ok(result)
+    assert result['step'] == '1'
+    assert seen(hs) == [('::1', 8449, '[::1]:8449', None)]
+
+
+def test_row2_explicit_port_skips_well_known_and_srv(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.3')
+    lab.dns.add_srv('_matrix-fed._tcp.example.test', 'elsewhere.test', 9999)
+    wk = lab.well_known('example.test', '127.0.0.3', m_server='wrong.test:1')
+    hs = lab.homeserver('example.test:8449', '127.0.0.3', port=8449, cert_names=['example.test'])
+    result = run(lab, 'example.test:8449')
+    assert_ok(result)
+    assert result['step'] == '2'
+    assert seen(hs) == [('127.0.0.3', 8449, 'example.test:8449', 'example.test')]
+    assert wk.requests == []
+    assert not [q for q in lab.dns.queries if q[1] == 'SRV']
+
+
+def test_row3_1_well_known_ip_literal(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.well_known('example.test', '127.0.0.2', m_server='127.0.0.4:8450')
+    hs = lab.homeserver('example.test', '127.0.0.4', port=8450, cert_names=['127.0.0.4'])
+    result = run(lab, 'example.test')
+    assert_ok(result)
+    assert result['step'] == '3.1'
+    assert seen(hs) == [('127.0.0.4', 8450, '127.0.0.4:8450', None)]
+
+
+def test_row3_2_well_known_with_port(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add('matrix.example.test', 'A', '127.0.0.4')
+    lab.dns.add_srv('_matrix-fed._tcp.matrix.example.test', 'elsewhere.test', 9999)
+    lab.well_known('example.test', '127.0.0.2', m_server='matrix.example.test:8451')
+    hs = lab.homeserver('example.test', '127.0.0.4', port=8451, cert_names=['matrix.example.test'])
+    result = run(lab, 'example.test')
+    assert_ok(result)
+    assert result['step'] == '3.2'
+    assert seen(hs) == [('127.0.0.4', 8451, 'matrix.example.test:8451', 'matrix.example.test')]
+    assert ('_matrix-fed._tcp.matrix.example.test.', 'SRV') not in lab.dns.queries
+
+
+def test_row3_3_srv_on_delegated_name(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add_srv('_matrix-fed._tcp.matrix.example.test', 'hs1.example.test', 8452)
+    lab.dns.add_srv('_matrix._tcp.matrix.example.test', 'old.example.test', 8453)
+    lab.dns.add('hs1.example.test', 'A', '127.0.0.5')
+    lab.well_known('example.test', '127.0.0.2', m_server='matrix.example.test')
+    # The certificate names the delegated host, not the SRV target.
+    hs = lab.homeserver('example.test', '127.0.0.5', port=8452, cert_names=['matrix.example.test'])
+    result = run(lab, 'example.test')
+    assert_ok(result)
+    assert result['step'] == '3.3'
+    assert seen(hs) == [('127.0.0.5', 8452, 'matrix.example.test', 'matrix.example.test')]
+    srv = dict((s['name'], s) for s in result['srv'])
+    assert srv['_matrix-fed._tcp.matrix.example.test']['used'] is True
+    assert srv['_matrix._tcp.matrix.example.test']['shadowed'] is True
+    assert 'srv_shadowed' in codes(result)
+    assert result['targets'][0]['host'] == 'hs1.example.test'
+
+
+def test_row3_4_deprecated_srv_on_delegated_name(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add_srv('_matrix._tcp.matrix.example.test', 'hs1.example.test', 8453)
+    lab.dns.add('hs1.example.test', 'A', '127.0.0.5')
+    lab.well_known('example.test', '127.0.0.2', m_server='matrix.example.test')
+    hs = lab.homeserver('example.test', '127.0.0.5', port=8453, cert_names=['matrix.example.test'])
+    result = run(lab, 'example.test')
+    assert_ok(result)
+    assert result['step'] == '3.4'
+    assert seen(hs) == [('127.0.0.5', 8453, 'matrix.example.test', 'matrix.example.test')]
+    assert 'srv_deprecated' in codes(result, 'warning')
+
+
+def test_row3_5_delegated_name_without_srv(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add('matrix.example.test', 'A', '127.0.0.6')
+    lab.well_known('example.test', '127.0.0.2', m_server='matrix.example.test')
+    hs = lab.homeserver('example.test', '127.0.0.6', cert_names=['matrix.example.test'])
+    result = run(lab, 'example.test')
+    assert_ok(result)
+    assert result['step'] == '3.5'
+    assert seen(hs) == [('127.0.0.6', 8448, 'matrix.example.test', 'matrix.example.test')]
+    assert ('_matrix-fed._tcp.matrix.example.test.', 'SRV') in lab.dns.queries
+
+
+def test_row4_srv_on_server_name_after_well_known_404(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add_srv('_matrix-fed._tcp.example.test', 'hs.example.test', 8454)
+    lab.dns.add('hs.example.test', 'A', '127.0.0.7')
+    wk = lab.https('127.0.0.2', 443, ['example.test'], app=App())  # 404 for the well-known
+    hs = lab.homeserver('example.test', '127.0.0.7', port=8454, cert_names=['example.test'])
+    result = run(lab, 'example.test')
+    assert_ok(result)
+    assert result['step'] == '4'
+    assert result['well_known']['result'] == 'absent' and result['well_known']['status'] == 404
+    assert wk.paths() == ['/.well-known/matrix/server']
+    assert seen(hs) == [('127.0.0.7', 8454, 'example.test', 'example.test')]
+
+
+def test_row5_deprecated_srv_on_server_name(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add_srv('_matrix._tcp.example.test', 'hs.example.test', 8455)
+    lab.dns.add('hs.example.test', 'A', '127.0.0.7')
+    lab.closed('127.0.0.2', 443)
+    hs = lab.homeserver('example.test', '127.0.0.7', port=8455, cert_names=['example.test'])
+    result = run(lab, 'example.test')
+    assert_ok(result)
+    assert result['step'] == '5'
+    assert 'srv_deprecated' in codes(result, 'warning')
+    assert seen(hs) == [('127.0.0.7', 8455, 'example.test', 'example.test')]
+
+
+def test_row6_plain_host_port_8448(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    hs = lab.homeserver('example.test', '127.0.0.2')
+    result = run(lab, 'example.test')
+    assert_ok(result)
+    assert result['step'] == '6'
+    assert result['well_known']['result'] == 'unreachable'
+    assert seen(hs) == [('127.0.0.2', 8448, 'example.test', 'example.test')]
+    assert 'well_known_unreachable' in codes(result, 'info')
+
+
+# ------------------------------------------------------------------ well-known failure modes
+def _broken_well_known(lab, routes):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add('matrix.example.test', 'A', '127.0.0.3')
+    wk = lab.https('127.0.0.2', 443, ['example.test'], app=App(routes=routes))
+    hs = lab.homeserver('example.test', '127.0.0.2')  # what step 6 finds: example.test:8448
+    return wk, hs
+
+
+def test_well_known_malformed_falls_through_and_fails(lab):
+    _wk, hs = _broken_well_known(lab, {'/.well-known/matrix/server': (200, [('Content-Type', 'application/json')],
+                                                                      b'{"m.server": "matrix.example.test:8448",}')})
+    result = run(lab, 'example.test')
+    assert result['step'] == '6'
+    assert result['well_known']['result'] == 'invalid_json'
+    assert 'well_known_invalid_json' in codes(result, 'error')
+    assert result['federation_ok'] is False
+    assert seen(hs) == [('127.0.0.2', 8448, 'example.test', 'example.test')]
+
+
+def test_well_known_redirect_loop(lab):
+    wk, _hs = _broken_well_known(lab, {
+        '/.well-known/matrix/server': (302, [('Location', '/elsewhere')], b''),
+        '/elsewhere': (301, [('Location', 'https://example.test/.well-known/matrix/server')], b''),
+    })
+    result = run(lab, 'example.test')
+    assert result['well_known']['result'] == 'redirect_loop'
+    assert 'well_known_redirect_loop' in codes(result, 'error')
+    assert [h['status'] for h in result['well_known']['redirects']] == [302, 301]
+    assert wk.paths() == ['/.well-known/matrix/server', '/elsewhere']
+    assert result['step'] == '6'
+
+
+def test_well_known_wrong_json_type(lab):
+    _broken_well_known(lab, {'/.well-known/matrix/server': json_response(200, {'m.server': 8448})})
+    result = run(lab, 'example.test')
+    assert result['well_known']['result'] == 'invalid'
+    assert 'well_known_invalid_m_server' in codes(result, 'error')
+    assert result['federation_ok'] is False
+
+
+@pytest.mark.parametrize('body, code', [
+    (b'["matrix.example.test"]', 'well_known_not_object'),
+    (b'{"m.homeserver": {}}', 'well_known_missing_m_server'),
+    (b'{"m.server": "https://matrix.example.test"}', 'well_known_invalid_m_server'),
+    (b'{"m.server": "' + b'a' * 60000 + b'"}', 'well_known_too_large'),
+])
+def test_well_known_bad_content(lab, body, code):
+    _broken_well_known(lab, {'/.well-known/matrix/server': (200, [('Content-Type', 'application/json')], body)})
+    result = run(lab, 'example.test')
+    assert code in codes(result, 'error')
+    assert result['step'] == '6'
+
+
+def test_well_known_wrong_content_type_and_cross_host_redirect_still_delegate(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add('www.example.test', 'A', '127.0.0.3')
+    lab.dns.add('matrix.example.test', 'A', '127.0.0.4')
+    lab.https('127.0.0.2', 443, ['example.test'], app=App(routes={
+        '/.well-known/matrix/server': (301, [('Location', 'https://www.example.test/.well-known/matrix/server')], b'')}))
+    lab.https('127.0.0.3', 443, ['www.example.test'], app=App(routes={
+        '/.well-known/matrix/server': (200, [('Content-Type', 'text/plain'), ('Cache-Control', 'max-age=60')],
+                                       b'{"m.server": "matrix.example.test:8448"}')}))
+    hs = lab.homeserver('example.test', '127.0.0.4', cert_names=['matrix.example.test'])
+    result = run(lab, 'example.test')
+    assert result['federation_ok'] is True, result['summary']
+    assert result['step'] == '3.2'
+    assert {'well_known_content_type', 'well_known_redirect', 'well_known_redirect_cross_host'} <= set(codes(result, 'warning'))
+    assert result['well_known']['cache']['header_seconds'] == 60
+    assert result['well_known']['cache']['effective_seconds'] == 300
+    assert seen(hs) == [('127.0.0.4', 8448, 'matrix.example.test:8448', 'matrix.example.test')]
+
+
+# ------------------------------------------------------------------ DNS failure modes
+def test_srv_target_dot_means_no_service(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add_srv('_matrix-fed._tcp.example.test', '.', 0)
+    lab.closed('127.0.0.2', 443)
+    hs = lab.homeserver('example.test', '127.0.0.2')
+    result = run(lab, 'example.test')
+    assert result['step'] == '4'
+    assert 'srv_no_service' in codes(result, 'error')
+    assert result['federation_ok'] is False
+    assert result['addresses'] == [] and hs.requests == []
+
+
+def test_srv_target_cname_is_flagged(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.dns.add_srv('_matrix-fed._tcp.example.test', 'alias.example.test', 8456)
+    lab.dns.add_cname('alias.example.test', 'real.example.test')
+    lab.dns.add('real.example.test', 'A', '127.0.0.8')
+    hs = lab.homeserver('example.test', '127.0.0.8', port=8456)
+    result = run(lab, 'example.test')
+    assert 'srv_target_cname' in codes(result, 'warning')
+    assert result['federation_ok'] is True
+    assert seen(hs) == [('127.0.0.8', 8456, 'example.test', 'example.test')]
+
+
+def test_srv_servfail_is_not_no_record(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.dns.fail('_matrix-fed._tcp.example.test')
+    hs = lab.homeserver('example.test', '127.0.0.2')
+    result = run(lab, 'example.test')
+    assert 'dns_servfail' in codes(result, 'error')
+    assert result['srv'][0]['status'] == 'servfail'
+    # Synapse does not fall back to A/AAAA on SERVFAIL, so neither do we.
+    assert result['addresses'] == [] and hs.requests == []
+    assert result['federation_ok'] is False
+
+
+def test_host_nxdomain(lab):
+    result = run(lab, 'nowhere.test')
+    assert result['step'] == '6'
+    assert 'dns_nxdomain' in codes(result, 'error')
+    assert result['federation_ok'] is False
+
+
+# ------------------------------------------------------------------ TLS failure modes
+def _plain(lab, **https_kwargs):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    names = https_kwargs.pop('names', ['example.test'])
+    return lab.https('127.0.0.2', 8448, names, app=App(server_name='example.test'), **https_kwargs)
+
+
+def test_certificate_for_wrong_name(lab):
+    _plain(lab, names=['other.test'])
+    result = run(lab, 'example.test')
+    assert 'tls_name_mismatch' in codes(result, 'error')
+    assert result['addresses'][0]['certificate']['dns_names'] == ['other.test']
+    assert result['federation_ok'] is False
+
+
+def test_missing_intermediate(lab):
+    _plain(lab, chain='leaf_only')
+    result = run(lab, 'example.test')
+    assert codes(result, 'error') == ['tls_missing_intermediate'], result['summary']
+    assert result['addresses'][0]['tls']['verified'] is False
+    assert result['addresses'][0]['tls']['verify_code'] == 20
+
+
+def test_untrusted_root_is_not_called_missing_intermediate(lab, tmp_path):
+    _plain(lab)
+    other_ca = tmp_path / 'empty.pem'
+    other_ca.write_text(open(lab.pki.leaf(['unrelated.test'])[0]).read().split('-----END CERTIFICATE-----')[0]
+                        + '-----END CERTIFICATE-----\n')
+    result = run(lab, 'example.test', ca_path=str(other_ca))
+    assert 'tls_untrusted' in codes(result, 'error')
+
+
+def test_expired_certificate(lab):
+    _plain(lab, expired=True)
+    result = run(lab, 'example.test')
+    assert 'tls_cert_expired' in codes(result, 'error')
+    assert result['addresses'][0]['certificate']['seconds_left'] < 0
+
+
+def test_certificate_expiring_soon_is_a_warning(lab):
+    _plain(lab, days=3)
+    result = run(lab, 'example.test')
+    assert result['federation_ok'] is True
+    assert 'tls_cert_expiring' in codes(result, 'warning')
+
+
+def test_unreachable_address_among_several(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2', '127.0.0.9')
+    lab.closed('127.0.0.2', 443)
+    lab.closed('127.0.0.9', 8448)
+    hs = lab.homeserver('example.test', '127.0.0.2')
+    result = run(lab, 'example.test')
+    by_ip = dict((a['address'], a) for a in result['addresses'])
+    assert by_ip['127.0.0.2']['ok'] is True and by_ip['127.0.0.9']['tcp'] == 'refused'
+    errors = [e for e in result['errors'] if e['code'] == 'tcp_connect_failed']
+    assert [e['address'] for e in errors] == ['127.0.0.9:8448']
+    assert result['federation_ok'] is False
+    assert seen(hs) == [('127.0.0.2', 8448, 'example.test', 'example.test')]
+
+
+def test_aaaa_without_ipv6_listener_is_a_warning(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add('example.test', 'AAAA', '::1')
+    lab.closed('127.0.0.2', 443)
+    lab.closed('::1', 443)
+    lab.closed('::1', 8448)
+    lab.homeserver('example.test', '127.0.0.2')
+    result = run(lab, 'example.test')
+    assert result['federation_ok'] is True, result['summary']
+    assert 'ipv6_not_listening' in codes(result, 'warning')
+
+
+def test_ip_version_4_skips_aaaa(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add('example.test', 'AAAA', '::1')
+    lab.closed('127.0.0.2', 443)
+    lab.homeserver('example.test', '127.0.0.2')
+    result = run(lab, 'example.test', ip_version='4')
+    assert_ok(result)
+    assert not [q for q in lab.dns.queries if q[1] == 'AAAA']
+
+
+# ------------------------------------------------------------------ keys failure modes
+@pytest.mark.parametrize('app_kwargs, code', [
+    ({'key_server_name': 'other.test'}, 'keys_server_name_mismatch'),
+    ({'tamper_signature': True}, 'keys_bad_signature'),
+    ({'valid_for_ms': -60 * 1000}, 'keys_expired'),
+])
+def test_key_failures(lab, app_kwargs, code):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.homeserver('example.test', '127.0.0.2', **app_kwargs)
+    result = run(lab, 'example.test')
+    assert code in codes(result, 'error')
+    assert result['federation_ok'] is False
+
+
+def test_keys_expiring_within_an_hour_warns(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.homeserver('example.test', '127.0.0.2', valid_for_ms=20 * 60 * 1000)
+    result = run(lab, 'example.test')
+    assert result['federation_ok'] is True
+    assert 'keys_expiring' in codes(result, 'warning')
+
+
+def test_keys_differ_between_addresses(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2', '127.0.0.10')
+    lab.closed('127.0.0.2', 443)
+    lab.closed('127.0.0.10', 443)
+    lab.homeserver('example.test', '127.0.0.2')
+    lab.homeserver('example.test', '127.0.0.10')  # another signing key
+    result = run(lab, 'example.test')
+    assert 'keys_differ' in codes(result, 'error')
+    assert result['keys']['consistent'] is False
+
+
+def test_keys_wrong_content_type_and_non_json(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.homeserver('example.test', '127.0.0.2', routes={
+        '/_matrix/key/v2/server': (200, [('Content-Type', 'text/html')], b'<html>proxy page</html>')})
+    result = run(lab, 'example.test')
+    assert {'keys_content_type', 'keys_invalid_json'} <= set(codes(result))
+
+
+# ------------------------------------------------------------------ warnings for setups that bite
+def test_delegation_to_443_warns(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add('matrix.example.test', 'A', '127.0.0.3')
+    lab.well_known('example.test', '127.0.0.2', m_server='matrix.example.test:443')
+    hs = lab.homeserver('example.test', '127.0.0.3', port=443, cert_names=['matrix.example.test'])
+    result = run(lab, 'example.test')
+    assert result['federation_ok'] is True
+    assert 'federation_port_443' in codes(result, 'warning')
+    assert seen(hs) == [('127.0.0.3', 443, 'matrix.example.test:443', 'matrix.example.test')]
+
+
+def test_cloudflare_in_front_warns(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.homeserver('example.test', '127.0.0.2', extra_headers={'Server': 'cloudflare', 'CF-RAY': '8a1b2c3d4e5f-AMS'})
+    result = run(lab, 'example.test')
+    assert 'proxy_cloudflare' in codes(result, 'warning')
+
+
+# ------------------------------------------------------------------ optional groups
+def test_all_groups_on_a_healthy_server(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add('matrix.example.test', 'A', '127.0.0.3')
+    lab.well_known('example.test', '127.0.0.2', m_server='matrix.example.test:8448',
+                   client_base_url='https://matrix.example.test')
+    hs = lab.homeserver('example.test', '127.0.0.3', cert_names=['matrix.example.test'])
+    lab.https('127.0.0.3', 443, ['matrix.example.test'], app=hs.app)
+    result = run(lab, 'example.test', checks=('keys', 'version', 'client', 'proxy'))
+    assert_ok(result)
+    assert result['warnings'] == []
+    assert result['version'] == {'status': 200, 'name': 'mxfed-test', 'version': '1.0'}
+    assert result['client']['versions'] == ['v1.11'] and result['client']['cors'] == '*'
+    proxy = result['addresses'][0]['proxy']
+    assert proxy['large_transaction']['ok'] and proxy['encoded_path']['ok']
+    assert 'Nothing to change' in result['summary']
+
+
+def test_proxy_body_limit_and_path_decoding(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.homeserver('example.test', '127.0.0.2', decode_paths=True, routes={
+        ('PUT', '/_matrix/federation/v1/send/'): None,
+    })
+    hs = lab.servers[-1]
+    hs.app.routes = {}
+    original = hs.app.handle
+
+    def nginx_like(req):
+        if req['method'] == 'PUT' and req['body_size'] > 1024 * 1024:
+            return 413, [('Content-Type', 'text/html')], b'<html><center>413 Request Entity Too Large</center></html>'
+        return original(req)
+
+    hs.app.handle = nginx_like
+    result = run(lab, 'example.test', checks=('keys', 'proxy'))
+    assert {'proxy_body_limit', 'proxy_path_mangled'} <= set(codes(result, 'error'))
+
+
+def test_client_well_known_without_cors(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.homeserver('example.test', '127.0.0.2')
+    lab.well_known('example.test', '127.0.0.2', routes={
+        '/.well-known/matrix/client': json_response(200, {'m.homeserver': {'base_url': 'https://example.test'}})})
+    result = run(lab, 'example.test', checks=('keys', 'client'))
+    assert 'client_cors_missing' in codes(result, 'warning')
+    assert 'client_versions_failed' in codes(result, 'warning')  # base_url's :443 has no client API
+
+
+# ------------------------------------------------------------------ input, many names
+@pytest.mark.parametrize('bad', ['', 'https://example.test', 'example.test/path', 'example.test:0',
+                                 'example.test:70000', '[::1', '::1'])
+def test_bad_input_makes_no_traffic(lab, bad):
+    network = lab.network()
+    with pytest.raises(ServerNameError):
+        check_server(bad, network)
+    assert lab.dns.queries == []
+    assert lab.connects == []
+
+
+def test_check_many_keeps_order_and_reports_bad_names(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.homeserver('example.test', '127.0.0.2')
+    results = check_many(['example.test', 'bad name', 'example.test'], lab.network(), checks=KEYS, concurrency=4)
+    assert [r['federation_ok'] for r in results] == [True, False, True]
+    assert results[1]['errors'][0]['code'] == 'name_invalid'
