@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mxfed.federation contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The module wrapper: argument spec, bad input, failed/msg, result shape.
+
+Bad input runs the module as a subprocess with JSON args (exactly how Ansible runs it); the
+checks against loopback servers run main() in-process so the lab's port map can be injected.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.mxfed.federation.plugins.modules import delegation_check
+
+COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(delegation_check.__file__), '..', '..', '..', '..'))
+
+
+def run_subprocess(args, tmp_path):
+    args_file = tmp_path / 'args.json'
+    args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join([COLLECTIONS_ROOT] + sys.path)
+    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.mxfed.federation.plugins.modules.delegation_check',
+                           str(args_file)], capture_output=True, text=True, env=env, timeout=60, check=False)
+    return json.loads(proc.stdout)
+
+
+BAD_INPUT = [
+    ('', 'name_empty', 'empty'),
+    ('https://example.org', 'name_scheme', 'scheme'),
+    ('example.org/path', 'name_path', 'path'),
+    ('example.org:0', 'name_port_invalid', '1 to 65535'),
+    ('example.org:70000', 'name_port_invalid', '1 to 65535'),
+    ('[2001:db8::zz]:8448', 'name_ipv6_malformed', 'IPv6'),
+    ('2001:db8::1', 'name_ipv6_malformed', 'brackets'),
+]
+
+
+def _assert_input_error(out, server_name, code, words):
+    assert out['failed'] is True
+    assert out['msg'].startswith('Invalid server_name %r' % server_name)
+    assert words in out['msg']
+    assert out['errors'][0]['code'] == code
+    assert out['federation_ok'] is False
+
+
+@pytest.mark.parametrize('server_name, code, words', BAD_INPUT[:2])
+def test_bad_input_fails_clearly_as_subprocess(tmp_path, server_name, code, words):
+    # An unroutable nameserver: any DNS traffic would show up as a timeout, not as this error.
+    out = run_subprocess({'server_name': server_name, 'nameservers': ['192.0.2.1'], 'timeout': 30}, tmp_path)
+    _assert_input_error(out, server_name, code, words)
+
+
+@pytest.mark.parametrize('server_name, code, words', BAD_INPUT)
+def test_bad_input_fails_clearly_without_traffic(lab, monkeypatch, capsys, server_name, code, words):
+    out = _run_main({'server_name': server_name}, lab, monkeypatch, capsys)
+    _assert_input_error(out, server_name, code, words)
+    assert lab.dns.queries == [] and lab.connects == []
+
+
+def test_argument_spec_rejects_bad_choices(tmp_path):
+    out = run_subprocess({'server_name': 'example.org', 'ip_version': '5', 'checks': ['keys', 'nope']}, tmp_path)
+    assert out['failed'] is True
+    assert 'ip_version' in out['msg'] or 'checks' in out['msg']
+
+
+def test_missing_server_name(tmp_path):
+    out = run_subprocess({}, tmp_path)
+    assert out['failed'] is True and 'server_name' in out['msg']
+
+
+def test_bad_nameserver(tmp_path):
+    out = run_subprocess({'server_name': 'example.org', 'nameservers': ['not-an-ip']}, tmp_path)
+    assert out['failed'] is True and 'nameservers' in out['msg']
+
+
+def _run_main(args, lab, monkeypatch, capsys):
+    def make_network(params):
+        return lab.network(timeout=params['timeout'], ip_version=params['ip_version'],
+                           ca_path=params['ca_path'] or lab.pki.root_pem)
+
+    monkeypatch.setattr(delegation_check, 'make_network', make_network)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            delegation_check.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def _healthy(lab, port=8448):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.add('matrix.example.test', 'A', '127.0.0.3')
+    lab.well_known('example.test', '127.0.0.2', m_server='matrix.example.test:%d' % port,
+                   client_base_url='https://matrix.example.test')
+    hs = lab.homeserver('example.test', '127.0.0.3', port=port, cert_names=['matrix.example.test'])
+    if port != 443:
+        lab.https('127.0.0.3', 443, ['matrix.example.test'], app=hs.app)
+    return hs
+
+
+def test_healthy_server_passes(lab, monkeypatch, capsys):
+    _healthy(lab)
+    out = _run_main({'server_name': 'example.test', '_ansible_check_mode': True}, lab, monkeypatch, capsys)
+    assert out.get('failed') is not True, out.get('msg')
+    assert out['changed'] is False
+    assert out['federation_ok'] is True
+    assert out['step'] == '3.2'
+    assert out['warning_findings'] == [] and out['errors'] == []
+    assert out['addresses'][0]['keys']['signatures_valid'] is True
+    assert out['summary'].startswith('Federation check for example.test: OK')
+
+
+def test_warning_fails_only_with_fail_on_warning(lab, monkeypatch, capsys):
+    _healthy(lab, port=443)
+    out = _run_main({'server_name': 'example.test', 'checks': ['keys']}, lab, monkeypatch, capsys)
+    assert out.get('failed') is not True
+    assert [w['code'] for w in out['warning_findings']] == ['federation_port_443']
+    assert 'federation_port_443' in json.dumps(out.get('warnings'))  # also shown as Ansible warnings
+    out = _run_main({'server_name': 'example.test', 'checks': ['keys'], 'fail_on_warning': True}, lab, monkeypatch, capsys)
+    assert out['failed'] is True
+    assert 'fail_on_warning' in out['msg'] and out['federation_ok'] is True
+
+
+def test_broken_server_fails_with_the_cause(lab, monkeypatch, capsys):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.https('127.0.0.2', 8448, ['other.test'], app=delegation_check_app())
+    out = _run_main({'server_name': 'example.test', 'checks': ['keys']}, lab, monkeypatch, capsys)
+    assert out['failed'] is True
+    assert 'Other servers cannot federate with example.test' in out['msg']
+    assert 'tls_name_mismatch' in out['msg']
+    assert out['errors'][0]['fix']
+
+
+def delegation_check_app():
+    from _lab import App
+    return App(server_name='example.test')
