@@ -32,13 +32,16 @@ CODES = {
     'well_known_unreachable': (INFO, '3', 'Nothing to do unless you meant to delegate: then serve https://{host}/.well-known/matrix/server.'),
     'well_known_tls': (WARNING, '3', 'Give https://{host} a certificate for {host} from a public CA, with its full chain.'),
     'well_known_status': (ERROR, '3', 'Make https://{host}/.well-known/matrix/server answer 200 with {{"m.server": "<host>[:port]"}}.'),
-    'well_known_redirect': (WARNING, '3', 'Serve the file directly on https://{host}/.well-known/matrix/server; redirects cost a round trip and older servers do not follow them.'),
+    'well_known_redirect': (WARNING, '3', 'Serve the file directly on https://{host}/.well-known/matrix/server; redirects cost a '
+                                          'round trip and older servers do not follow them.'),
     'well_known_redirect_cross_host': (WARNING, '3', 'Serve the file on {host} itself instead of redirecting to another host.'),
-    'well_known_redirect_loop': (ERROR, '3', 'Fix the redirect loop on https://{host}/.well-known/matrix/server (check the web server rewrite rules).'),
+    'well_known_redirect_loop': (ERROR, '3', 'Fix the redirect loop on https://{host}/.well-known/matrix/server (check the web server '
+                                             'rewrite rules).'),
     'well_known_redirect_limit': (ERROR, '3', 'Serve the file with fewer than 10 redirects, ideally none.'),
     'well_known_redirect_insecure': (ERROR, '3', 'Redirect only to https:// URLs.'),
     'well_known_too_large': (ERROR, '3', 'Serve a small JSON object (servers read at most 50 KiB).'),
-    'well_known_invalid_json': (ERROR, '3', 'Serve valid JSON such as {{"m.server": "matrix.{host}:443"}}; other servers silently ignore an invalid file.'),
+    'well_known_invalid_json': (ERROR, '3', 'Serve valid JSON such as {{"m.server": "matrix.{host}:443"}}; other servers silently '
+                                            'ignore an invalid file.'),
     'well_known_not_object': (ERROR, '3', 'Serve a JSON object, e.g. {{"m.server": "matrix.{host}:443"}}.'),
     'well_known_missing_m_server': (ERROR, '3', 'Add the "m.server" key, e.g. {{"m.server": "matrix.{host}:443"}}.'),
     'well_known_invalid_m_server': (ERROR, '3', 'Set "m.server" to host[:port] (no scheme, no path), e.g. "matrix.{host}:443".'),
@@ -51,13 +54,15 @@ CODES = {
     'dns_nxdomain': (ERROR, 'dns', 'Create A/AAAA records for {name} (the name does not exist).'),
     'dns_partial_failure': (WARNING, 'dns', 'Fix DNS for {name}: one record type fails ({detail}) while the other answers.'),
     'no_address': (ERROR, 'dns', 'Create an A (and/or AAAA) record for {name}.'),
-    'srv_no_service': (ERROR, 'dns', 'Remove the SRV record {name} with target "." (it says "no federation here"), or point it at the homeserver host.'),
+    'srv_no_service': (ERROR, 'dns', 'Remove the SRV record {name} with target "." (it says "no federation here"), or point it '
+                                     'at the homeserver host.'),
     'srv_target_cname': (WARNING, 'dns', 'Point the SRV record at the canonical name {canonical} (RFC 2782: SRV targets must not be aliases).'),
     'srv_deprecated': (WARNING, 'dns', 'Rename the SRV record {name} to {new_name}; _matrix._tcp is deprecated since Matrix v1.8.'),
     'srv_shadowed': (INFO, 'dns', 'Remove the unused SRV record {name} to avoid confusion.'),
     'srv_ignored_delegated': (INFO, 'dns', 'Remove the SRV record {name}: well-known delegation takes precedence, so it is never used.'),
     # connection per address
-    'tcp_connect_failed': (ERROR, 'connect', 'Open port {port} to {ip} (firewall) and make the web server/proxy listen there, or remove the address from DNS.'),
+    'tcp_connect_failed': (ERROR, 'connect', 'Open port {port} to {ip} (firewall) and make the web server/proxy listen there, or remove '
+                                             'the address from DNS.'),
     'ipv6_not_listening': (WARNING, 'connect', 'Make the server listen on {ip} port {port}, or remove the AAAA record of {name}.'),
     'tls_handshake_failed': (ERROR, 'tls', 'Make {ip}:{port} speak TLS (federation is always HTTPS).'),
     'tls_missing_intermediate': (ERROR, 'tls', 'Serve the full chain (certificate plus intermediates, e.g. fullchain.pem) on {ip}:{port}.'),
@@ -66,31 +71,38 @@ CODES = {
     'tls_cert_not_yet_valid': (ERROR, 'tls', 'Check the clock of the CA/host; the certificate on {ip}:{port} is not valid yet.'),
     'tls_name_mismatch': (ERROR, 'tls', 'Serve a certificate for {name} on {ip}:{port} (that is the name other servers check, not the SRV target).'),
     'tls_cert_expiring': (WARNING, 'tls', 'Renew the certificate on {ip}:{port} soon and check that automatic renewal works.'),
-    'federation_port_443': (WARNING, 'connect', 'Prefer a dedicated federation port (8448) so proxy/CDN and client limits on 443 cannot break federation.'),
+    'federation_port_443': (WARNING, 'connect', 'Prefer a dedicated federation port (8448) so proxy/CDN and client limits on 443 cannot '
+                                                'break federation.'),
     'proxy_cloudflare': (WARNING, 'connect', 'Do not proxy federation through a CDN (Cloudflare): serve the federation port directly ("DNS only").'),
     # keys
     'keys_request_failed': (ERROR, 'keys', 'Route /_matrix/key/v2/server on {ip}:{port} to the homeserver.'),
     'keys_status': (ERROR, 'keys', 'Route /_matrix/key/v2/server on {ip}:{port} to the homeserver (it answered HTTP {status}).'),
     'keys_invalid_json': (ERROR, 'keys', 'Route /_matrix/key/v2/server on {ip}:{port} to the homeserver (the answer is not its JSON).'),
     'keys_content_type': (WARNING, 'keys', 'Do not rewrite the Content-Type of /_matrix responses in the proxy.'),
-    'keys_server_name_mismatch': (ERROR, 'keys', 'Set server_name in the homeserver config to {expected} (or check the proxy routes {ip}:{port} to the right homeserver).'),
+    'keys_server_name_mismatch': (ERROR, 'keys', 'Set server_name in the homeserver config to {expected} (or check the proxy routes '
+                                                 '{ip}:{port} to the right homeserver).'),
     'keys_no_ed25519': (ERROR, 'keys', 'The homeserver publishes no ed25519 key: check its signing key file.'),
     'keys_unsigned': (ERROR, 'keys', 'The key response is not signed by {expected}: check the homeserver signing key and server_name.'),
-    'keys_bad_signature': (ERROR, 'keys', 'The key response signature does not verify: the signing key file and published key differ, or a proxy alters the body.'),
-    'keys_expired': (ERROR, 'keys', 'The homeserver serves keys whose valid_until_ts is in the past: check the host clock and restart the homeserver.'),
+    'keys_bad_signature': (ERROR, 'keys', 'The key response signature does not verify: the signing key file and published key '
+                                          'differ, or a proxy alters the body.'),
+    'keys_expired': (ERROR, 'keys', 'The homeserver serves keys whose valid_until_ts is in the past: check the host clock and '
+                                    'restart the homeserver.'),
     'keys_expiring': (WARNING, 'keys', 'valid_until_ts is less than an hour away: check the host clock and the homeserver key refresh.'),
     'keys_differ': (ERROR, 'keys', 'All addresses must reach the same homeserver: fix DNS or the proxy so every address serves the same keys.'),
     # version
     'version_failed': (WARNING, 'version', 'Route /_matrix/federation/v1/version on {ip}:{port} to the homeserver.'),
     # client discovery
-    'client_well_known_missing': (WARNING, 'client', 'Serve https://{host}/.well-known/matrix/client with {{"m.homeserver": {{"base_url": "https://matrix.{host}"}}}} so clients find the server.'),
+    'client_well_known_missing': (WARNING, 'client', 'Serve https://{host}/.well-known/matrix/client with {{"m.homeserver": {{"base_url": '
+                                                     '"https://matrix.{host}"}}}} so clients find the server.'),
     'client_well_known_invalid': (WARNING, 'client', 'Serve a JSON object with m.homeserver.base_url on https://{host}/.well-known/matrix/client.'),
     'client_cors_missing': (WARNING, 'client', 'Add "Access-Control-Allow-Origin: *" to {url} so web clients can read it.'),
     'client_versions_failed': (WARNING, 'client', 'Make {url} reach the homeserver client API (base_url must point at it).'),
     # reverse-proxy behaviour (optional check group)
-    'proxy_body_limit': (ERROR, 'proxy', 'Raise the request body limit for /_matrix on {ip}:{port} (e.g. nginx client_max_body_size 50M); large transactions are rejected by the proxy.'),
+    'proxy_body_limit': (ERROR, 'proxy', 'Raise the request body limit for /_matrix on {ip}:{port} (e.g. nginx client_max_body_size '
+                                         '50M); large transactions are rejected by the proxy.'),
     'proxy_upload_closed': (WARNING, 'proxy', 'A large PUT /_matrix/federation/v1/send was cut off on {ip}:{port}: check the proxy body limits.'),
-    'proxy_path_mangled': (ERROR, 'proxy', 'Pass the request URI to the homeserver unchanged on {ip}:{port} (nginx: proxy_pass without a URI part; no decoding of %2F).'),
+    'proxy_path_mangled': (ERROR, 'proxy', 'Pass the request URI to the homeserver unchanged on {ip}:{port} (nginx: proxy_pass '
+                                           'without a URI part; no decoding of %2F).'),
     'proxy_nonmatrix_response': (ERROR, 'proxy', 'Route all of /_matrix/ on {ip}:{port} to the homeserver, including percent-encoded paths.'),
     # overall
     'no_usable_address': (ERROR, 'connect', 'No address passed all checks: fix the errors above.'),
@@ -150,8 +162,8 @@ def build_summary(server_name, result):
     verdict = 'OK' if result.get('federation_ok') else 'FAILED'
     route = result.get('route') or ''
     lines.append('Federation check for %s: %s%s' % (server_name, verdict, (' (' + route + ')') if route else ''))
-    errors = [f for f in result.get('errors', [])]
-    warnings = [f for f in result.get('warnings', [])]
+    errors = list(result.get('errors', []))
+    warnings = list(result.get('warnings', []))
     seen = set()
     for label, items in (('error', errors), ('warning', warnings)):
         for item in items:

@@ -1,8 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright (c) mxfed.federation contributors
-# Apache License, Version 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-# SPDX-License-Identifier: Apache-2.0
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import absolute_import, division, print_function
 
@@ -15,7 +15,7 @@ short_description: Check that other Matrix servers can find and trust a homeserv
 version_added: 0.1.0
 description:
   - Resolves a Matrix server name exactly as other homeservers do (Matrix spec, server-server API,
-    "Resolving server names": IP literals, explicit ports, C(/.well-known/matrix/server), SRV
+    "Resolving server names" - IP literals, explicit ports, C(/.well-known/matrix/server), SRV
     C(_matrix-fed._tcp) then the deprecated C(_matrix._tcp), A/AAAA, port 8448) and records the
     step taken and every record seen, including shadowed ones.
   - Connects to B(every) resolved address on its own, with the TLS SNI and Host header other servers
@@ -30,7 +30,7 @@ description:
     when other servers could not federate with the server name.
   - Read-only. TLS verification cannot be turned off; use O(ca_path) to add a private CA.
 author:
-  - mxfed.federation contributors
+  - mxfed.federation contributors (@mxfed)
 requirements:
   - dnspython >= 2.0
   - cryptography (ships with ansible-core)
@@ -91,7 +91,7 @@ options:
     default: false
 notes:
   - Run it where the network view matches other homeservers', usually on the controller with
-    C(delegate_to: localhost), not on the homeserver itself.
+    C(delegate_to=localhost), not on the homeserver itself.
   - Error and warning codes are stable; see RV(errors) and RV(warning_findings).
 seealso:
   - name: Matrix specification, Resolving server names
@@ -140,7 +140,7 @@ summary:
   description: Short human text - the verdict, the path taken and for each error and warning what to change.
   returned: always
   type: str
-  sample: "Federation check for example.org: OK (step 3.2, well-known -> matrix.example.org:443, -> matrix.example.org:443, Host: matrix.example.org:443)\n- warning federation_port_443: ..."
+  sample: "Federation check for example.org: OK (step 3.2, ...)\n- warning federation_port_443: ... Fix: ..."
 server_name:
   description: The server name checked, as given.
   returned: always
@@ -417,8 +417,9 @@ errors:
             "message": "The server sends only its own certificate ...", "fix": "Serve the full chain ..."}]
 warning_findings:
   description:
-    - Setups that work today but bite, same fields as RV(errors). (Not called C(warnings): Ansible reserves that key for
-      plain text warnings, which the module also emits, one line per finding.)
+    - Setups that work today but bite, same fields as RV(errors).
+    - Not called C(warnings) because Ansible reserves that key for plain text warnings, which the module also emits, one
+      line per finding.
     - "Codes: well_known_tls, well_known_redirect, well_known_redirect_cross_host, well_known_content_type,
       dns_partial_failure, srv_target_cname, srv_deprecated, ipv6_not_listening, tls_cert_expiring, federation_port_443,
       proxy_cloudflare, keys_content_type, keys_expiring, version_failed, client_well_known_missing,

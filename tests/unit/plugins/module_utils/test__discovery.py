@@ -321,9 +321,11 @@ def test_missing_intermediate(lab):
 
 def test_untrusted_root_is_not_called_missing_intermediate(lab, tmp_path):
     _plain(lab)
-    other_ca = tmp_path / 'empty.pem'
-    other_ca.write_text(open(lab.pki.leaf(['unrelated.test'])[0]).read().split('-----END CERTIFICATE-----')[0]
-                        + '-----END CERTIFICATE-----\n')
+    # Trust only an unrelated certificate: the server sends its full chain, the root is unknown.
+    other_ca = tmp_path / 'other.pem'
+    with open(lab.pki.leaf(['unrelated.test'])[0]) as handle:
+        first_cert = handle.read().split('-----END CERTIFICATE-----')[0]
+    other_ca.write_text(first_cert + '-----END CERTIFICATE-----\n')
     result = run(lab, 'example.test', ca_path=str(other_ca))
     assert 'tls_untrusted' in codes(result, 'error')
 

@@ -21,8 +21,8 @@ from ansible_collections.mxfed.federation.plugins.module_utils._keys import (
     ({}, b'{}'),
     ({'one': 1, 'two': 'Two'}, b'{"one":1,"two":"Two"}'),
     ({'b': '2', 'a': '1'}, b'{"a":"1","b":"2"}'),
-    ({'auth': {'success': True, 'mxid': '@john.doe:example.com', 'profile': {'display_name': 'John Doe',
-                                                                            'three_pids': [{'medium': 'email', 'address': 'john.doe@example.org'}]}}},
+    ({'auth': {'success': True, 'mxid': '@john.doe:example.com',
+               'profile': {'display_name': 'John Doe', 'three_pids': [{'medium': 'email', 'address': 'john.doe@example.org'}]}}},
      b'{"auth":{"mxid":"@john.doe:example.com","profile":{"display_name":"John Doe","three_pids":'
      b'[{"address":"john.doe@example.org","medium":"email"}]},"success":true}}'),
     ({'a': '\u65e5\u672c\u8a9e'}, '{"a":"\u65e5\u672c\u8a9e"}'.encode('utf-8')),
