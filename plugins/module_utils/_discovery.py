@@ -110,8 +110,8 @@ def _host_header_for(host, port, default_port):
 def cache_period_from_headers(headers_get, now=None):
     """Seconds a well-known answer may be cached by the headers, or None when they say nothing.
 
-    Mirrors the spec ("honour Cache-Control/Expires") the way Synapse reads them: no-store or
-    no-cache mean 0, then max-age, then Expires.
+    Mirrors the spec ("honour Cache-Control/Expires") the way Synapse well_known_resolver reads
+    them (_cache_period_from_headers): no-store means 0, then max-age, then Expires (invalid = 0).
     """
     cache_control = headers_get('Cache-Control')
     if cache_control:
@@ -119,7 +119,7 @@ def cache_period_from_headers(headers_get, now=None):
         for part in cache_control.split(','):
             name, _eq, value = part.strip().partition('=')
             directives[name.strip().lower()] = value.strip().strip('"')
-        if 'no-store' in directives or 'no-cache' in directives:
+        if 'no-store' in directives:
             return 0
         if 'max-age' in directives:
             try:
@@ -141,11 +141,15 @@ def cache_period_from_headers(headers_get, now=None):
 class DelegationCheck(object):
     """One check of one server name. Use check_server(); this class holds the state."""
 
-    def __init__(self, server_name, network, checks=OPTIONAL_CHECKS, workers=16):
+    def __init__(self, server_name, network, checks=OPTIONAL_CHECKS, workers=16, pool=None):
         self.name = parse_server_name(server_name)  # raises ServerNameError before any traffic
         self.network = network
         self.checks = tuple(checks)
         self.workers = max(1, int(workers))
+        # Leaf tasks (DNS lookups, one address's checks, the client check) run on this pool; they
+        # never wait for other tasks, so a pool shared by many checks cannot deadlock.
+        self.shared_pool = pool
+        self.pool = None
         self.findings = Findings()
         self.step = None
         self.host_header = None
@@ -252,19 +256,25 @@ class DelegationCheck(object):
         return steps[2], [Target(host, DEFAULT_FEDERATION_PORT)]
 
     # ---- HTTPS fetch of a URL (well-known, client API) --------------------------------
-    def _url_addresses(self, host):
+    def _url_addresses(self, host, in_pool):
         if ip_literal_version(host):
             return [host], []
-        answers = [self.network.lookup(host, rdtype) for rdtype in self.network.address_types()]
+        questions = [(host, rdtype) for rdtype in self.network.address_types()]
+        if in_pool:
+            # Called from a pool task: never wait on the pool itself (deadlock); use short threads.
+            answers = self.network.lookup_many(questions)
+        else:
+            futures = [self.pool.submit(self.network.lookup, name, rdtype) for name, rdtype in questions]
+            answers = [future.result() for future in futures]
         ips = [rec['address'] for answer in answers for rec in answer.records]
         return ips, answers
 
-    def _get_once(self, url, limit):
+    def _get_once(self, url, limit, in_pool):
         parts = urlsplit(url)
         host = parts.hostname
         port = parts.port or 443
         path = (parts.path or '/') + ('?' + parts.query if parts.query else '')
-        ips, answers = self._url_addresses(host)
+        ips, answers = self._url_addresses(host, in_pool)
         if not ips:
             failed = [a for a in answers if a.status != 'nodata']
             raise TransportError('dns', 'no address for %s (%s)' % (host, ', '.join('%s %s' % (a.rdtype, a.status) for a in answers) or 'no answer')
@@ -291,14 +301,14 @@ class DelegationCheck(object):
                 session.close()
         raise last or TransportError('connect', 'no address of %s answered' % host)
 
-    def _get_following(self, url, limit, max_redirects=MAX_REDIRECTS):
+    def _get_following(self, url, limit, max_redirects=MAX_REDIRECTS, in_pool=False):
         """GET with redirects followed and recorded. Returns (response or None, chain, problem)."""
         chain = []
         seen = set()
         current = url
         while True:
             seen.add(current)
-            response, ip = self._get_once(current, limit)
+            response, ip = self._get_once(current, limit, in_pool)
             chain.append({'url': current, 'status': response.status, 'address': ip})
             if response.status in (301, 302, 303, 307, 308):
                 nxt = _redirect_location(response, current)
@@ -706,7 +716,7 @@ class DelegationCheck(object):
             found.append(Finding(code, message, **fmt))
 
         try:
-            response, chain, problem = self._get_following(url, WELL_KNOWN_MAX_SIZE, max_redirects=5)
+            response, chain, problem = self._get_following(url, WELL_KNOWN_MAX_SIZE, max_redirects=5, in_pool=True)
         except TransportError as exc:
             record['error'] = exc.message
             add('client_well_known_missing', 'Clients cannot fetch %s: %s.' % (url, exc.message))
@@ -734,7 +744,7 @@ class DelegationCheck(object):
         try:
             if urlsplit(versions_url).scheme != 'https':
                 raise TransportError('insecure', 'base_url is not https')
-            vresponse, _chain, vproblem = self._get_following(versions_url, 1024 * 1024, max_redirects=5)
+            vresponse, _chain, vproblem = self._get_following(versions_url, 1024 * 1024, max_redirects=5, in_pool=True)
             if vresponse is None:
                 raise TransportError('redirect', 'redirect problem %s' % (vproblem,))
             vdoc = json.loads(vresponse.body.decode('utf-8'))
@@ -752,7 +762,8 @@ class DelegationCheck(object):
     # ---- orchestration ---------------------------------------------------------------------
     def run(self):
         start = time.monotonic()
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.workers)
+        pool = self.shared_pool or concurrent.futures.ThreadPoolExecutor(max_workers=self.workers)
+        self.pool = pool
         try:
             client_future = pool.submit(self.check_client) if 'client' in self.checks else None
             self.resolve(pool)
@@ -765,7 +776,8 @@ class DelegationCheck(object):
                 self.client, client_found = client_future.result()
                 self.findings.items.extend(client_found)
         finally:
-            pool.shutdown(wait=True)
+            if self.shared_pool is None:
+                pool.shutdown(wait=True)
         self._finish(per_address)
         elapsed = time.monotonic() - start
         return self.result(elapsed)
@@ -850,12 +862,12 @@ class DelegationCheck(object):
         return out
 
 
-def check_server(server_name, network, checks=OPTIONAL_CHECKS, workers=16):
+def check_server(server_name, network, checks=OPTIONAL_CHECKS, workers=16, pool=None):
     """Check one server name. Raises ServerNameError (before any traffic) for bad input."""
     unknown = [c for c in checks if c not in OPTIONAL_CHECKS]
     if unknown:
         raise ValueError('unknown check group(s): %s' % ', '.join(unknown))
-    return DelegationCheck(server_name, network, checks=checks, workers=workers).run()
+    return DelegationCheck(server_name, network, checks=checks, workers=workers, pool=pool).run()
 
 
 def input_error_result(server_name, exc):
@@ -867,14 +879,23 @@ def input_error_result(server_name, exc):
 
 
 def check_many(server_names, network, checks=OPTIONAL_CHECKS, concurrency=32, workers=16):
-    """Check many server names concurrently; results in input order; bad names give an error result."""
-    def one(name):
+    """Check many server names; results in input order; bad names give an error result.
+
+    concurrency names are checked at once; their DNS lookups and per-address checks share one
+    pool of concurrency * 4 threads (threads are reused, which matters under the GIL).
+    concurrency=1 with workers=1 checks everything strictly one step after another.
+    """
+    def one(name, pool=None):
         try:
-            return check_server(name, network, checks=checks, workers=workers)
+            return check_server(name, network, checks=checks, workers=workers, pool=pool)
         except ServerNameError as exc:
             return input_error_result(name, exc)
 
     if concurrency <= 1:
         return [one(name) for name in server_names]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return list(pool.map(one, server_names))
+    leaf_pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(4, concurrency * 4))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
+            return list(pool.map(lambda name: one(name, leaf_pool), server_names))
+    finally:
+        leaf_pool.shutdown(wait=True)

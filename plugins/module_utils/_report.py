@@ -46,7 +46,7 @@ CODES = {
     'well_known_missing_m_server': (ERROR, '3', 'Add the "m.server" key, e.g. {{"m.server": "matrix.{host}:443"}}.'),
     'well_known_invalid_m_server': (ERROR, '3', 'Set "m.server" to host[:port] (no scheme, no path), e.g. "matrix.{host}:443".'),
     'well_known_content_type': (WARNING, '3', 'Serve the file with "Content-Type: application/json".'),
-    'well_known_cache_short': (INFO, '3', 'Let servers cache the file: drop no-store/no-cache or use a max-age of at least 300.'),
+    'well_known_cache_short': (INFO, '3', 'Let servers cache the file: drop no-store or use a max-age of at least 300.'),
     # DNS (steps 2, 3.x, 4, 5, 6)
     'dns_servfail': (ERROR, 'dns', 'Fix the DNS zone/servers for {name}: they answer SERVFAIL, and servers give up instead of falling back.'),
     'dns_timeout': (ERROR, 'dns', 'Make the DNS servers for {name} answer (they timed out).'),

@@ -23,6 +23,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import traceback
 
 try:
@@ -153,6 +154,23 @@ class Network(object):
                     records.append({'value': rdata.to_text(), 'ttl': answer.rrset.ttl})
         status = 'ok' if records else 'nodata'
         return DnsAnswer(name, rdtype, status, records, canonical_name=canonical)
+
+    def lookup_many(self, questions):
+        """Several (name, rdtype) questions at once (A and AAAA cost one round trip, not two)."""
+        if len(questions) <= 1:
+            return [self.lookup(name, rdtype) for name, rdtype in questions]
+        answers = [None] * len(questions)
+
+        def ask(index, name, rdtype):
+            answers[index] = self.lookup(name, rdtype)
+
+        threads = [threading.Thread(target=ask, args=(i, name, rdtype)) for i, (name, rdtype) in enumerate(questions)]
+        for thread in threads:
+            thread.daemon = True
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return answers
 
     def address_types(self):
         if self.ip_version == '4':

@@ -137,8 +137,9 @@ class Pki(object):
 class DnsServer(object):
     """Authoritative-style answers from a dict; SERVFAIL and NXDOMAIN on demand; logs queries."""
 
-    def __init__(self, ip='127.0.0.53'):
+    def __init__(self, ip='127.0.0.53', delay=0.0):
         self.ip = ip
+        self.delay = delay  # seconds added before each answer (benchmark: simulated RTT)
         self.records = {}
         self.cnames = {}
         self.servfail = set()
@@ -220,10 +221,20 @@ class DnsServer(object):
                 wire, peer = self._udp.recvfrom(65535)
             except OSError:
                 return
+            if self.delay:
+                threading.Thread(target=self._delayed_udp, args=(wire, peer), daemon=True).start()
+                continue
             try:
                 self._udp.sendto(self.answer(wire), peer)
             except Exception:  # pylint: disable=broad-except
                 pass
+
+    def _delayed_udp(self, wire, peer):
+        time.sleep(self.delay)
+        try:
+            self._udp.sendto(self.answer(wire), peer)
+        except Exception:  # pylint: disable=broad-except
+            pass
 
     def _serve_tcp(self):
         while True:
@@ -336,6 +347,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self):
         server = self.server.owner
+        if server.delay:
+            time.sleep(server.delay)
         length = int(self.headers.get('Content-Length') or 0)
         body = self.rfile.read(length) if length else b''
         req = {'method': self.command, 'path': self.path, 'host': self.headers.get('Host'),
@@ -387,7 +400,8 @@ class _TLSServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
 
 class HttpsServer(object):
-    def __init__(self, ip, port, certfile, keyfile, app):
+    def __init__(self, ip, port, certfile, keyfile, app, delay=0.0):
+        self.delay = delay  # seconds added to the TLS handshake and to each response (simulated RTT)
         self.ip = ip
         self.port = port  # the logical port (e.g. 8448) the check believes it connects to
         self.app = app
@@ -399,6 +413,8 @@ class HttpsServer(object):
 
         def sni_callback(_sslobj, name, _ctx):
             self.local.sni = name
+            if self.delay:
+                time.sleep(self.delay)
 
         ctx.sni_callback = sni_callback
         family = socket.AF_INET6 if ':' in ip else socket.AF_INET
@@ -416,7 +432,8 @@ class HttpsServer(object):
 
 
 class Lab(object):
-    def __init__(self, pki, dns_server):
+    def __init__(self, pki, dns_server, delay=0.0):
+        self.delay = delay  # simulated RTT for TCP connect, TLS handshake and each HTTP response
         self.pki = pki
         self.dns = dns_server
         self.port_map = {}
@@ -425,7 +442,7 @@ class Lab(object):
 
     def https(self, ip, port, names, app=None, expired=False, chain='full', days=90):
         certfile, keyfile = self.pki.leaf(list(names), expired=expired, chain=chain, days=days)
-        server = HttpsServer(ip, port, certfile, keyfile, app or App())
+        server = HttpsServer(ip, port, certfile, keyfile, app or App(), delay=self.delay)
         self.port_map[(ip, port)] = (ip, server.real_port)
         self.servers.append(server)
         return server
@@ -443,6 +460,8 @@ class Lab(object):
 
         def connector(ip, port, timeout):
             self.connects.append((ip, port))
+            if self.delay:
+                time.sleep(self.delay)  # the TCP handshake's round trip
             return socket.create_connection((ip, port), timeout=timeout)
 
         kwargs.setdefault('connector', connector)
