@@ -175,14 +175,12 @@ class DelegationCheck(object):
         }.get(answer.status, 'DNS lookup of %s %s failed (%s).')
         self.findings.add(code, text % (answer.name, answer.rdtype, answer.error or ''), step=step, name=answer.name)
 
-    def _resolve_addresses(self, pool, targets, step, srv_step):
+    def _resolve_addresses(self, targets, step, srv_step):
         """A/AAAA for every target, concurrently; flag SRV targets that are CNAMEs."""
-        jobs = []
+        jobs = [(target, rdtype) for target in targets for rdtype in self.network.address_types()]
+        answers_all = self.network.lookup_many([(target.host, rdtype) for target, rdtype in jobs])
         for target in targets:
-            for rdtype in self.network.address_types():
-                jobs.append((target, rdtype, pool.submit(self.network.lookup, target.host, rdtype)))
-        for target in targets:
-            answers = [(rdtype, fut.result()) for t, rdtype, fut in jobs if t is target]
+            answers = [(rdtype, answer) for (t, rdtype), answer in zip(jobs, answers_all) if t is target]
             target.dns = [a for _r, a in answers]
             for rdtype, answer in answers:
                 family = 4 if rdtype == 'A' else 6
@@ -256,25 +254,19 @@ class DelegationCheck(object):
         return steps[2], [Target(host, DEFAULT_FEDERATION_PORT)]
 
     # ---- HTTPS fetch of a URL (well-known, client API) --------------------------------
-    def _url_addresses(self, host, in_pool):
+    def _url_addresses(self, host):
         if ip_literal_version(host):
             return [host], []
-        questions = [(host, rdtype) for rdtype in self.network.address_types()]
-        if in_pool:
-            # Called from a pool task: never wait on the pool itself (deadlock); use short threads.
-            answers = self.network.lookup_many(questions)
-        else:
-            futures = [self.pool.submit(self.network.lookup, name, rdtype) for name, rdtype in questions]
-            answers = [future.result() for future in futures]
+        answers = self.network.lookup_many([(host, rdtype) for rdtype in self.network.address_types()])
         ips = [rec['address'] for answer in answers for rec in answer.records]
         return ips, answers
 
-    def _get_once(self, url, limit, in_pool):
+    def _get_once(self, url, limit):
         parts = urlsplit(url)
         host = parts.hostname
         port = parts.port or 443
         path = (parts.path or '/') + ('?' + parts.query if parts.query else '')
-        ips, answers = self._url_addresses(host, in_pool)
+        ips, answers = self._url_addresses(host)
         if not ips:
             failed = [a for a in answers if a.status != 'nodata']
             raise TransportError('dns', 'no address for %s (%s)' % (host, ', '.join('%s %s' % (a.rdtype, a.status) for a in answers) or 'no answer')
@@ -301,14 +293,14 @@ class DelegationCheck(object):
                 session.close()
         raise last or TransportError('connect', 'no address of %s answered' % host)
 
-    def _get_following(self, url, limit, max_redirects=MAX_REDIRECTS, in_pool=False):
+    def _get_following(self, url, limit, max_redirects=MAX_REDIRECTS):
         """GET with redirects followed and recorded. Returns (response or None, chain, problem)."""
         chain = []
         seen = set()
         current = url
         while True:
             seen.add(current)
-            response, ip = self._get_once(current, limit, in_pool)
+            response, ip = self._get_once(current, limit)
             chain.append({'url': current, 'status': response.status, 'address': ip})
             if response.status in (301, 302, 303, 307, 308):
                 nxt = _redirect_location(response, current)
@@ -441,25 +433,25 @@ class DelegationCheck(object):
             self.host_header = name.raw
             self.tls_name = self.sni = name.host
             self.targets = [Target(name.host, name.port)]
-            self._resolve_addresses(pool, self.targets, '2', False)
+            self._resolve_addresses(self.targets, '2', False)
             return
         host = name.host
         # Start the SRV lookups of steps 4/5 while the well-known is fetched: they are needed
         # when it fails and recorded (as ignored) when it succeeds. Costs no wall time.
-        fed = pool.submit(self.network.lookup, SRV_FED + host, 'SRV')
-        legacy = pool.submit(self.network.lookup, SRV_LEGACY + host, 'SRV')
+        srv_pair = pool.submit(self.network.lookup_many, [(SRV_FED + host, 'SRV'), (SRV_LEGACY + host, 'SRV')])
         self.well_known, delegated = self.fetch_well_known()
         if delegated is None:
             # Steps 4/5/6: any well-known failure means "no delegation" (Synapse
             # well_known_resolver returns None, the agent goes on with SRV on the server name).
             self.host_header = self.tls_name = self.sni = host
-            step, targets = self._srv_records(host, fed.result(), legacy.result(), 'server_name', ('4', '5', '6'))
+            fed, legacy = srv_pair.result()
+            step, targets = self._srv_records(host, fed, legacy, 'server_name', ('4', '5', '6'))
             self.step = step
             if targets is None:
                 self.resolution_stopped = True
                 return
             self.targets = targets
-            self._resolve_addresses(pool, targets, step, step in ('4', '5'))
+            self._resolve_addresses(targets, step, step in ('4', '5'))
             return
         self.delegated = delegated
         if delegated.is_ip:
@@ -477,28 +469,26 @@ class DelegationCheck(object):
             self.host_header = delegated.raw
             self.tls_name = self.sni = delegated.host
             self.targets = [Target(delegated.host, delegated.port)]
-            self._resolve_addresses(pool, self.targets, '3.2', False)
+            self._resolve_addresses(self.targets, '3.2', False)
         else:
             # 3.3-3.5: SRV on the *delegated* name; Host header and certificate name stay the
             # delegated host, never the SRV target (matrix_federation_agent: the TLS name is
             # the parsed server name, SRV only changes where we connect).
             self.host_header = self.tls_name = self.sni = delegated.host
             if delegated.host.lower() == host.lower():
-                dfed, dlegacy = fed.result(), legacy.result()
+                dfed, dlegacy = srv_pair.result()
             else:
-                dfed_f = pool.submit(self.network.lookup, SRV_FED + delegated.host, 'SRV')
-                dlegacy_f = pool.submit(self.network.lookup, SRV_LEGACY + delegated.host, 'SRV')
-                dfed, dlegacy = dfed_f.result(), dlegacy_f.result()
+                dfed, dlegacy = self.network.lookup_many([(SRV_FED + delegated.host, 'SRV'), (SRV_LEGACY + delegated.host, 'SRV')])
             step, targets = self._srv_records(delegated.host, dfed, dlegacy, 'delegated', ('3.3', '3.4', '3.5'))
             self.step = step
             if targets is None:
                 self.resolution_stopped = True
             else:
                 self.targets = targets
-                self._resolve_addresses(pool, targets, step, step in ('3.3', '3.4'))
+                self._resolve_addresses(targets, step, step in ('3.3', '3.4'))
         if delegated.host.lower() != host.lower():
             # Record the server name's own SRV records: shadowed by the well-known delegation.
-            for answer, deprecated in ((fed.result(), False), (legacy.result(), True)):
+            for answer, deprecated in zip(srv_pair.result(), (False, True)):
                 self.srv.append({'name': answer.name, 'status': answer.status, 'records': answer.records,
                                  'error': answer.error, 'deprecated': deprecated, 'queried_for': 'server_name',
                                  'used': False, 'shadowed': answer.status == 'ok'})
@@ -716,7 +706,7 @@ class DelegationCheck(object):
             found.append(Finding(code, message, **fmt))
 
         try:
-            response, chain, problem = self._get_following(url, WELL_KNOWN_MAX_SIZE, max_redirects=5, in_pool=True)
+            response, chain, problem = self._get_following(url, WELL_KNOWN_MAX_SIZE, max_redirects=5)
         except TransportError as exc:
             record['error'] = exc.message
             add('client_well_known_missing', 'Clients cannot fetch %s: %s.' % (url, exc.message))
@@ -744,7 +734,7 @@ class DelegationCheck(object):
         try:
             if urlsplit(versions_url).scheme != 'https':
                 raise TransportError('insecure', 'base_url is not https')
-            vresponse, _chain, vproblem = self._get_following(versions_url, 1024 * 1024, max_redirects=5, in_pool=True)
+            vresponse, _chain, vproblem = self._get_following(versions_url, 1024 * 1024, max_redirects=5)
             if vresponse is None:
                 raise TransportError('redirect', 'redirect problem %s' % (vproblem,))
             vdoc = json.loads(vresponse.body.decode('utf-8'))
@@ -819,17 +809,21 @@ class DelegationCheck(object):
             self.findings.add('no_usable_address', 'No address passed the checks.')
 
     def route_text(self):
-        parts = ['step %s' % self.step]
+        """e.g. 'step 3.3: well-known -> matrix.example.org; SRV _matrix-fed._tcp.matrix.example.org
+        -> hs1.example.org:8448 (192.0.2.1); Host matrix.example.org, certificate for matrix.example.org'"""
+        parts = []
         if self.delegated is not None:
             parts.append('well-known -> %s' % self.delegated.raw)
-        for entry in self.srv:
-            if entry['used']:
-                parts.append('SRV %s' % entry['name'])
-        if self.targets:
-            parts.append('-> ' + ', '.join('%s:%d' % (t.host, t.port) for t in self.targets))
+        used = [entry['name'] for entry in self.srv if entry['used']]
+        targets = ', '.join('%s:%d%s' % (t.host, t.port, ' (%s)' % ', '.join(ip for ip, _f in t.addresses) if t.addresses else '')
+                            for t in self.targets)
+        if used:
+            parts.append('SRV %s -> %s' % (used[0], targets or 'nothing'))
+        elif targets:
+            parts.append('connect %s' % targets)
         if self.host_header:
-            parts.append('Host: %s' % self.host_header)
-        return ', '.join(parts)
+            parts.append('Host %s, certificate for %s' % (self.host_header, self.tls_name))
+        return 'step %s: %s' % (self.step, '; '.join(parts) or 'stopped')
 
     def result(self, elapsed=None):
         errors = [f.as_dict() for f in self.findings.items if f.level == ERROR]

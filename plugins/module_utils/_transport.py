@@ -154,6 +154,10 @@ class Network(object):
             return DnsAnswer(name, rdtype, exc.status, error=exc.detail)
         except dns.exception.DNSException as exc:
             return DnsAnswer(name, rdtype, 'error', error=_short(exc))
+        return self._answer(name, rdtype, response)
+
+    def _answer(self, name, rdtype, response):
+        qname = name if name.endswith('.') else name + '.'
         if response.rcode() == dns.rcode.NXDOMAIN:
             return DnsAnswer(name, rdtype, 'nxdomain')
         wanted = dns.rdatatype.from_text(rdtype)
@@ -244,21 +248,45 @@ class Network(object):
             sock.close()
 
     def lookup_many(self, questions):
-        """Several (name, rdtype) questions at once (A and AAAA cost one round trip, not two)."""
-        if len(questions) <= 1:
-            return [self.lookup(name, rdtype) for name, rdtype in questions]
-        answers = [None] * len(questions)
-
-        def ask(index, name, rdtype):
-            answers[index] = self.lookup(name, rdtype)
-
-        threads = [threading.Thread(target=ask, args=(i, name, rdtype)) for i, (name, rdtype) in enumerate(questions)]
-        for thread in threads:
-            thread.daemon = True
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return answers
+        """Several (name, rdtype) questions in one round trip: all queries go out on one UDP socket
+        to the first nameserver. Anything unusual (truncation, SERVFAIL, no answer in time) is asked
+        again on its own through lookup(), which tries every nameserver and TCP."""
+        results = [None] * len(questions)
+        if len(questions) > 1 and self.nameservers:
+            server = self.nameservers[0]
+            queries = [dns.message.make_query(name if name.endswith('.') else name + '.', rdtype, use_edns=0, payload=1232)
+                       for name, rdtype in questions]
+            sock = socket.socket(socket.AF_INET6 if ':' in server else socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.connect((server, self.dns_port))
+                for query in queries:
+                    sock.send(query.to_wire())
+                pending = set(range(len(queries)))
+                deadline = time.monotonic() + min(self.timeout, 2.0)
+                while pending:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    sock.settimeout(remaining)
+                    try:
+                        response = dns.message.from_wire(sock.recv(65535), ignore_trailing=True)
+                    except dns.exception.DNSException:
+                        continue
+                    for index in list(pending):
+                        if queries[index].is_response(response):
+                            pending.discard(index)
+                            usable = response.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN)
+                            if usable and not response.flags & dns.flags.TC:
+                                results[index] = self._answer(questions[index][0], questions[index][1], response)
+                            break
+            except (OSError, socket.timeout):
+                pass
+            finally:
+                sock.close()
+        for index, answer in enumerate(results):
+            if answer is None:
+                results[index] = self.lookup(*questions[index])
+        return results
 
     def address_types(self):
         if self.ip_version == '4':

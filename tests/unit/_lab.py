@@ -143,6 +143,7 @@ class DnsServer(object):
         self.records = {}
         self.cnames = {}
         self.servfail = set()
+        self.truncate = set()  # names answered over UDP with TC set and no records (forces TCP)
         self.queries = []
         self._lock = threading.Lock()
         for _attempt in range(20):
@@ -176,6 +177,7 @@ class DnsServer(object):
             self.records.clear()
             self.cnames.clear()
             self.servfail.clear()
+            self.truncate.clear()
             del self.queries[:]
 
     def add(self, name, rdtype, *values):
@@ -190,7 +192,7 @@ class DnsServer(object):
     def fail(self, name, rdtype='*'):
         self.servfail.add((self._key(name), rdtype))
 
-    def answer(self, wire):
+    def answer(self, wire, tcp=False):
         query = dns.message.from_wire(wire)
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
@@ -199,6 +201,9 @@ class DnsServer(object):
         name = question.name.to_text().lower()
         with self._lock:
             self.queries.append((name, rdtype))
+        if not tcp and name in self.truncate:
+            response.flags |= dns.flags.TC
+            return response.to_wire()
         if (name, rdtype) in self.servfail or (name, '*') in self.servfail:
             response.set_rcode(dns.rcode.SERVFAIL)
             return response.to_wire()
@@ -258,7 +263,7 @@ class DnsServer(object):
                         if not chunk:
                             return
                         wire += chunk
-                    out = self.answer(wire)
+                    out = self.answer(wire, tcp=True)
                     conn.sendall(struct.pack('!H', len(out)) + out)
             except OSError:
                 return

@@ -510,3 +510,26 @@ def test_check_many_keeps_order_and_reports_bad_names(lab):
     results = check_many(['example.test', 'bad name', 'example.test'], lab.network(), checks=KEYS, concurrency=4)
     assert [r['federation_ok'] for r in results] == [True, False, True]
     assert results[1]['errors'][0]['code'] == 'name_invalid'
+
+
+# ------------------------------------------------------------------ DNS transport
+def test_truncated_udp_answer_is_retried_over_tcp(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.dns.truncate.add('example.test.')
+    lab.closed('127.0.0.2', 443)
+    hs = lab.homeserver('example.test', '127.0.0.2')
+    result = run(lab, 'example.test')
+    assert_ok(result)
+    assert seen(hs) == [('127.0.0.2', 8448, 'example.test', 'example.test')]
+
+
+def test_silent_nameserver_is_a_timeout(lab):
+    import socket
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(('127.0.0.54', 0))  # receives queries, never answers
+    try:
+        result = run(lab, 'example.test:8448', nameservers=['127.0.0.54'], dns_port=silent.getsockname()[1], timeout=0.5)
+    finally:
+        silent.close()
+    assert 'dns_timeout' in codes(result, 'error')
+    assert result['federation_ok'] is False
