@@ -24,7 +24,6 @@ import ipaddress
 import socket
 import ssl
 import struct
-import threading
 import time
 import traceback
 
