@@ -572,11 +572,12 @@ class DelegationCheck(object):
         elif code == X509_V_ERR_CERT_NOT_YET_VALID:
             add('tls_cert_not_yet_valid', 'The certificate is not valid yet: %s.' % message)
         elif code in (X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) \
-                and leaf is not None and len(info.chain) <= 1 and not is_self_issued(leaf):
-            # The server sent only its leaf, and its issuer is not a trusted root (else the
-            # chain would have verified): the intermediate certificate is missing.
-            add('tls_missing_intermediate', 'The server sends only its own certificate (issued by %s) without the '
-                'intermediate CA certificate: %s.' % (leaf.issuer.rfc4514_string(), message))
+                and leaf is not None and not is_self_issued(leaf) and not info.sends_issuer_of_leaf():
+            # OpenSSL found no issuer for the leaf: not among what the server sent, and not a
+            # trusted root (else the chain would have verified). The intermediate is missing.
+            add('tls_missing_intermediate', 'The server sends its certificate (issued by %s) without that '
+                'intermediate CA certificate (%d certificate(s) sent): %s.'
+                % (leaf.issuer.rfc4514_string(), len(info.chain), message))
         else:
             add('tls_untrusted', 'The certificate chain is not trusted: %s (chain sent: %s).' % (
                 message, ' <- '.join(c.get('subject') or '?' for c in info.chain_summary()) or 'none'))

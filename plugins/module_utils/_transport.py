@@ -395,6 +395,18 @@ class TlsInfo(object):
             except ValueError:
                 self.leaf = None
 
+    def sends_issuer_of_leaf(self):
+        """Whether the certificates sent after the leaf include the leaf's issuer."""
+        if self.leaf is None:
+            return False
+        for der in self.chain[1:]:
+            try:
+                if x509.load_der_x509_certificate(der).subject == self.leaf.issuer:
+                    return True
+            except ValueError:
+                continue
+        return False
+
     def chain_summary(self):
         out = []
         for der in self.chain:

@@ -533,3 +533,22 @@ def test_silent_nameserver_is_a_timeout(lab):
         silent.close()
     assert 'dns_timeout' in codes(result, 'error')
     assert result['federation_ok'] is False
+
+
+def test_wrong_intermediate_sent_is_still_missing_intermediate(lab, tmp_path):
+    certfile, keyfile = lab.pki.leaf(['example.test'], chain='leaf_only')
+    other_certfile = lab.pki.leaf(['unrelated.test'])[0]
+    with open(other_certfile) as handle:
+        unrelated_leaf = handle.read().split('-----END CERTIFICATE-----')[0] + '-----END CERTIFICATE-----\n'
+    bundle = tmp_path / 'wrong-chain.pem'
+    with open(certfile) as handle:
+        bundle.write_text(handle.read() + unrelated_leaf)
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    from _lab import HttpsServer
+    server = HttpsServer('127.0.0.2', 8448, str(bundle), keyfile, App(server_name='example.test'))
+    lab.port_map[('127.0.0.2', 8448)] = ('127.0.0.2', server.real_port)
+    lab.servers.append(server)
+    result = run(lab, 'example.test')
+    assert codes(result, 'error') == ['tls_missing_intermediate'], result['summary']
+    assert len(result['addresses'][0]['tls']['chain']) == 2
