@@ -261,12 +261,14 @@ class DelegationCheck(object):
         ips = [rec['address'] for answer in answers for rec in answer.records]
         return ips, answers
 
-    def _get_once(self, url, limit):
+    def _get_once(self, url, limit, ips=None):
         parts = urlsplit(url)
         host = parts.hostname
         port = parts.port or 443
         path = (parts.path or '/') + ('?' + parts.query if parts.query else '')
-        ips, answers = self._url_addresses(host)
+        answers = []
+        if ips is None:
+            ips, answers = self._url_addresses(host)
         if not ips:
             failed = [a for a in answers if a.status != 'nodata']
             raise TransportError('dns', 'no address for %s (%s)' % (host, ', '.join('%s %s' % (a.rdtype, a.status) for a in answers) or 'no answer')
@@ -293,14 +295,18 @@ class DelegationCheck(object):
                 session.close()
         raise last or TransportError('connect', 'no address of %s answered' % host)
 
-    def _get_following(self, url, limit, max_redirects=MAX_REDIRECTS):
-        """GET with redirects followed and recorded. Returns (response or None, chain, problem)."""
+    def _get_following(self, url, limit, max_redirects=MAX_REDIRECTS, first_ips=None):
+        """GET with redirects followed and recorded. Returns (response or None, chain, problem).
+
+        first_ips: addresses to use for the first request (default: resolve the URL's host)."""
         chain = []
         seen = set()
         current = url
+        ips = first_ips
         while True:
             seen.add(current)
-            response, ip = self._get_once(current, limit)
+            response, ip = self._get_once(current, limit, ips)
+            ips = None
             chain.append({'url': current, 'status': response.status, 'address': ip})
             if response.status in (301, 302, 303, 307, 308):
                 nxt = _redirect_location(response, current)
@@ -325,8 +331,15 @@ class DelegationCheck(object):
         record = {'url': url, 'result': None, 'status': None, 'redirects': [], 'content_type': None,
                   'size': None, 'm_server': None, 'cache': None, 'error': None}
         add = self.findings.add
+        ips, answers = self._url_addresses(host)
+        # Other servers pick one address of the server name each; the reference tester tries only
+        # one. Ask every address (in parallel) and compare, when there is more than one.
+        probes = [(ip, self.pool.submit(self._probe_well_known, url, ip)) for ip in ips] if len(ips) > 1 else []
         try:
-            response, chain, problem = self._get_following(url, WELL_KNOWN_MAX_SIZE)
+            try:
+                response, chain, problem = self._get_following(url, WELL_KNOWN_MAX_SIZE, first_ips=ips or None)
+            finally:
+                self._compare_well_known(record, probes, host)
         except TransportError as exc:
             record['error'] = exc.message
             if exc.kind == 'tls':
@@ -413,6 +426,37 @@ class DelegationCheck(object):
             return record, None
         record['result'] = 'delegated'
         return record, delegated
+
+    def _probe_well_known(self, url, ip):
+        """What one address of the server name answers for the well-known (leaf task)."""
+        try:
+            response, _chain, problem = self._get_following(url, WELL_KNOWN_MAX_SIZE, first_ips=[ip])
+        except TransportError as exc:
+            return {'address': ip, 'answer': 'tls error' if exc.kind == 'tls' else 'unreachable', 'error': exc.message}
+        if problem is not None:
+            return {'address': ip, 'answer': 'redirect %s' % problem[0], 'error': None}
+        m_server = None
+        if response.status == 200 and not response.truncated:
+            try:
+                doc = json.loads(response.body.decode('utf-8'))
+                m_server = doc.get('m.server') if isinstance(doc, dict) else None
+            except (UnicodeDecodeError, ValueError):
+                m_server = '(invalid JSON)'
+        answer = 'HTTP %d' % response.status + (' m.server=%s' % m_server if m_server is not None else '')
+        return {'address': ip, 'answer': answer, 'error': None}
+
+    def _compare_well_known(self, record, probes, host):
+        if not probes:
+            return
+        seen = [future.result() for _ip, future in probes]
+        record['per_address'] = seen
+        reachable = [p for p in seen if p['answer'] != 'unreachable']
+        if len(set(p['answer'] for p in reachable)) > 1:
+            self.findings.add('well_known_inconsistent', 'The addresses of %s answer differently: %s.' % (
+                host, '; '.join('%s: %s' % (p['address'], p['answer']) for p in seen)), step='3', host=host)
+        elif reachable and len(reachable) < len(seen):
+            self.findings.add('well_known_address_unreachable', 'Some addresses of %s do not answer HTTPS: %s.' % (
+                host, ', '.join(p['address'] for p in seen if p['answer'] == 'unreachable')), step='3', host=host)
 
     # ---- the algorithm --------------------------------------------------------------------
     def resolve(self, pool):

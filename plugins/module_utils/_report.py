@@ -45,6 +45,10 @@ CODES = {
     'well_known_not_object': (ERROR, '3', 'Serve a JSON object, e.g. {{"m.server": "matrix.{host}:443"}}.'),
     'well_known_missing_m_server': (ERROR, '3', 'Add the "m.server" key, e.g. {{"m.server": "matrix.{host}:443"}}.'),
     'well_known_invalid_m_server': (ERROR, '3', 'Set "m.server" to host[:port] (no scheme, no path), e.g. "matrix.{host}:443".'),
+    'well_known_inconsistent': (ERROR, '3', 'Serve the same /.well-known/matrix/server on every address of {host} '
+                                       '(check each web server or load-balancer backend).'),
+    'well_known_address_unreachable': (WARNING, '3', 'Make every address of {host} answer HTTPS on port 443, or remove '
+                                                     'the A/AAAA records that do not; servers that pick them see no delegation.'),
     'well_known_content_type': (WARNING, '3', 'Serve the file with "Content-Type: application/json".'),
     'well_known_cache_short': (INFO, '3', 'Let servers cache the file: drop no-store or use a max-age of at least 300.'),
     # DNS (steps 2, 3.x, 4, 5, 6)

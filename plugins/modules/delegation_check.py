@@ -225,6 +225,12 @@ well_known:
       description: Transport error text, if any.
       type: str
       sample: null
+    per_address:
+      description: When the server name has several addresses, what each one answered (address, answer, error); they
+        must agree, because every other server picks one of them.
+      type: list
+      elements: dict
+      sample: [{"address": "192.0.2.1", "answer": "HTTP 200 m.server=matrix.example.org:443", "error": null}]
 srv:
   description: Every SRV lookup made, on the server name and on the delegated name.
   returned: success
@@ -403,7 +409,7 @@ errors:
     - Problems that stop some or all servers from federating. Each has C(code), C(level), C(step) (algorithm row or phase
       V(input), V(dns), V(connect), V(tls), V(keys), V(proxy)), C(message), C(fix) and C(address).
     - "Codes: name_empty, name_scheme, name_path, name_port_invalid, name_ipv6_malformed, name_ipv4_malformed, name_invalid,
-      well_known_status, well_known_redirect_loop, well_known_redirect_limit, well_known_redirect_insecure,
+      well_known_status, well_known_inconsistent, well_known_redirect_loop, well_known_redirect_limit, well_known_redirect_insecure,
       well_known_too_large, well_known_invalid_json, well_known_not_object, well_known_missing_m_server,
       well_known_invalid_m_server, dns_servfail, dns_timeout, dns_error, dns_nxdomain, no_address, srv_no_service,
       tcp_connect_failed, tls_handshake_failed, tls_missing_intermediate, tls_untrusted, tls_cert_expired,
@@ -420,7 +426,7 @@ warning_findings:
     - Setups that work today but bite, same fields as RV(errors).
     - Not called C(warnings) because Ansible reserves that key for plain text warnings, which the module also emits, one
       line per finding.
-    - "Codes: well_known_tls, well_known_redirect, well_known_redirect_cross_host, well_known_content_type,
+    - "Codes: well_known_tls, well_known_address_unreachable, well_known_redirect, well_known_redirect_cross_host, well_known_content_type,
       dns_partial_failure, srv_target_cname, srv_deprecated, ipv6_not_listening, tls_cert_expiring, federation_port_443,
       proxy_cloudflare, keys_content_type, keys_expiring, version_failed, client_well_known_missing,
       client_well_known_invalid, client_cors_missing, client_versions_failed, proxy_upload_closed."

@@ -552,3 +552,28 @@ def test_wrong_intermediate_sent_is_still_missing_intermediate(lab, tmp_path):
     result = run(lab, 'example.test')
     assert codes(result, 'error') == ['tls_missing_intermediate'], result['summary']
     assert len(result['addresses'][0]['tls']['chain']) == 2
+
+
+def test_well_known_differs_between_addresses(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2', '127.0.0.11')
+    lab.dns.add('matrix.example.test', 'A', '127.0.0.3')
+    lab.well_known('example.test', '127.0.0.2', m_server='matrix.example.test:8448')
+    other = lab.well_known('example.test', '127.0.0.11', m_server='old.example.test:8448')
+    lab.homeserver('example.test', '127.0.0.3', cert_names=['matrix.example.test'])
+    result = run(lab, 'example.test')
+    assert 'well_known_inconsistent' in codes(result, 'error')
+    assert sorted(p['address'] for p in result['well_known']['per_address']) == ['127.0.0.11', '127.0.0.2']
+    assert set(other.paths()) == {'/.well-known/matrix/server'}  # probed (and maybe chosen first)
+    assert result['federation_ok'] is False
+
+
+def test_well_known_address_unreachable_warns(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2', '127.0.0.11')
+    lab.dns.add('matrix.example.test', 'A', '127.0.0.3')
+    lab.well_known('example.test', '127.0.0.2', m_server='matrix.example.test:8448')
+    lab.closed('127.0.0.11', 443)
+    lab.homeserver('example.test', '127.0.0.3', cert_names=['matrix.example.test'])
+    result = run(lab, 'example.test')
+    assert result['federation_ok'] is True, result['summary']
+    assert codes(result, 'warning') == ['well_known_address_unreachable']
+    assert result['step'] == '3.2'

@@ -141,3 +141,19 @@ def test_broken_server_fails_with_the_cause(lab, monkeypatch, capsys):
 def delegation_check_app():
     from _lab import App
     return App(server_name='example.test')
+
+
+def test_every_finding_code_is_documented_under_its_level():
+    import yaml
+    from ansible_collections.mxfed.federation.plugins.module_utils._report import CODES
+    doc = yaml.safe_load(delegation_check.RETURN)
+    listed = {
+        'error': doc['errors']['description'][-1],
+        'warning': doc['warning_findings']['description'][-1],
+        'info': doc['notes']['description'][-1],
+    }
+    documented = {}
+    for level, text in listed.items():
+        for code in text.split(':', 1)[1].rstrip('.').split(','):
+            documented[code.strip()] = level
+    assert documented == dict((code, spec[0]) for code, spec in CODES.items())
