@@ -243,7 +243,7 @@ class DelegationCheck(object):
                 self.findings.add('srv_deprecated', 'Only the deprecated SRV record %s exists.' % legacy.name, step=step,
                                   name=legacy.name, new_name=fed.name)
             records = answer.records
-            if len(records) == 1 and records[0]['target'] in ('.', ''):
+            if all(r['target'] in ('.', '') for r in records):
                 self.findings.add('srv_no_service', 'SRV %s has the target "." which means "no federation service here"; '
                                   'other servers give up.' % answer.name, step=step, name=answer.name)
                 return step, None
