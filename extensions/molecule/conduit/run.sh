@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The full federation proof with a REAL Conduit: Synapse on alpha.test, Conduit on beta.test, both
+# deployed by mxfed.federation.homeserver in the shared lab; invite, join, messages both ways.
+# No registry reachable from CI ships Conduit, so the binary is supplied by whoever runs this:
+#   MXFED_CONDUIT_BINARY=/path/to/conduit extensions/molecule/conduit/run.sh [molecule test options]
+# Without it the scenario is skipped (exit 0) with a message saying what to supply.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+
+if [ -z "${MXFED_CONDUIT_BINARY:-}" ]; then
+  echo "conduit scenario skipped: set MXFED_CONDUIT_BINARY to the path of an official Conduit static" \
+       "binary (x86_64-unknown-linux-musl), e.g. the v0.10.12 release artifact from" \
+       "https://gitlab.com/famedly/conduit, and run extensions/molecule/conduit/run.sh again."
+  exit 0
+fi
+
+binary="$(realpath -- "$MXFED_CONDUIT_BINARY" 2>/dev/null || true)"
+if [ -z "$binary" ] || [ ! -f "$binary" ] || [ ! -r "$binary" ]; then
+  echo "conduit scenario: MXFED_CONDUIT_BINARY=$MXFED_CONDUIT_BINARY is not a readable file" >&2
+  exit 2
+fi
+if [ "$(head -c 4 "$binary" | od -An -c | tr -d ' ')" != '177ELF' ]; then
+  echo "conduit scenario: $binary is not an ELF executable (expected Conduit's static binary)" >&2
+  exit 2
+fi
+
+export MXFED_CONDUIT_BINARY="$binary"
+export PATH="$repo/.venv/bin:$PATH"
+cd "$repo"
+exec molecule test -s conduit "$@"
