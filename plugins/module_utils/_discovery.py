@@ -63,6 +63,8 @@ OPTIONAL_CHECKS = ('keys', 'version', 'client', 'proxy')
 WELL_KNOWN_PATH = '/.well-known/matrix/server'
 CLIENT_WELL_KNOWN_PATH = '/.well-known/matrix/client'
 WELL_KNOWN_MAX_SIZE = 50 * 1024  # Synapse well_known_resolver: WELL_KNOWN_MAX_SIZE
+# Statuses a reverse proxy sends itself when its upstream does not answer.
+BACKEND_DOWN_STATUSES = (502, 503, 504)
 MAX_REDIRECTS = 10
 CACHE_DEFAULT = 24 * 3600  # spec: "default 24 hours"; Synapse adds +-10% jitter
 CACHE_MIN = 5 * 60  # Synapse clamps header values to 5 min .. 48 h
@@ -598,7 +600,8 @@ class DelegationCheck(object):
                 ok = self._check_keys(session, result, add) and ok
             if 'version' in self.checks:
                 self._check_version(session, result, add)
-            if 'proxy' in self.checks:
+            # With the homeserver down, the proxy probes would only repeat the same 502.
+            if 'proxy' in self.checks and not result.get('backend_unavailable'):
                 self._check_proxy(session, result, add)
         finally:
             session.close()
@@ -648,6 +651,14 @@ class DelegationCheck(object):
         self._note_server_header(response, result, add)
         record = {'status': response.status, 'content_type': response.content_type}
         result['keys'] = record
+        if response.status in BACKEND_DOWN_STATUSES:
+            # A reverse proxy answers 502/503/504 itself when its upstream is down or unreachable:
+            # the homeserver is not running, or the proxy points at the wrong address.
+            add('backend_unavailable', 'GET /_matrix/key/v2/server answered HTTP %d from the proxy (Server: %s): the '
+                'homeserver behind it did not answer.' % (response.status, response.header('Server') or 'unknown'),
+                status=response.status)
+            result['backend_unavailable'] = True
+            return False
         if response.status != 200:
             add('keys_status', 'GET /_matrix/key/v2/server answered HTTP %d.' % response.status, status=response.status)
             return False

@@ -80,6 +80,8 @@ CODES = {
     'proxy_cloudflare': (WARNING, 'connect', 'Do not proxy federation through a CDN (Cloudflare): serve the federation port directly ("DNS only").'),
     # keys
     'keys_request_failed': (ERROR, 'keys', 'Route /_matrix/key/v2/server on {ip}:{port} to the homeserver.'),
+    'backend_unavailable': (ERROR, 'keys', 'Start the homeserver (systemctl status <its service>) and check that the proxy on '
+                            '{ip}:{port} forwards to its listener (proxy answered HTTP {status}).'),
     'keys_status': (ERROR, 'keys', 'Route /_matrix/key/v2/server on {ip}:{port} to the homeserver (it answered HTTP {status}).'),
     'keys_invalid_json': (ERROR, 'keys', 'Route /_matrix/key/v2/server on {ip}:{port} to the homeserver (the answer is not its JSON).'),
     'keys_content_type': (WARNING, 'keys', 'Do not rewrite the Content-Type of /_matrix responses in the proxy.'),

@@ -413,7 +413,7 @@ errors:
       well_known_too_large, well_known_invalid_json, well_known_not_object, well_known_missing_m_server,
       well_known_invalid_m_server, dns_servfail, dns_timeout, dns_error, dns_nxdomain, no_address, srv_no_service,
       tcp_connect_failed, tls_handshake_failed, tls_missing_intermediate, tls_untrusted, tls_cert_expired,
-      tls_cert_not_yet_valid, tls_name_mismatch, keys_request_failed, keys_status, keys_invalid_json,
+      tls_cert_not_yet_valid, tls_name_mismatch, keys_request_failed, backend_unavailable, keys_status, keys_invalid_json,
       keys_server_name_mismatch, keys_no_ed25519, keys_unsigned, keys_bad_signature, keys_expired, keys_differ,
       proxy_body_limit, proxy_path_mangled, proxy_nonmatrix_response, no_usable_address."
   returned: always

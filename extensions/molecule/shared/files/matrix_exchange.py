@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
 """A real conversation between two Matrix homeservers, over federation, through their public URLs.
 
-Runs inside a lab container (stdlib only). Registers one user on each server (shared-secret
-registration, or login if the user already exists), lets the first user create a room and invite
-the second, the second joins over federation, then messages go both ways; every message must be
-read back on the other server. Prints one JSON document with the timings; exits non-zero with a
-readable reason when anything does not arrive.
-
-Secrets come from the environment (MXFED_SECRET_A, MXFED_SECRET_B), never from argv.
+Two modes, stdlib only:
+  --register URL USER   run ON a homeserver host: create USER through the admin shared-secret
+                        registration API on the loopback listener URL (the admin API is not
+                        exposed through Caddy), or log in if USER exists; the secret is read from
+                        --secret-file on that host. Prints {"user_id", "access_token"}.
+  (default)             run in a lab container: with the access tokens of both users (environment
+                        MXFED_TOKEN_A, MXFED_TOKEN_B, never argv), the first user creates a room and
+                        invites the second, the second joins over federation, then messages go
+                        both ways; every message must be read back on the other server. Prints one
+                        JSON document with the timings; exits non-zero with a readable reason when
+                        anything does not arrive.
 """
 
 import argparse
 import hashlib
 import hmac
 import json
+import math
 import os
 import statistics
 import sys
@@ -61,6 +66,10 @@ class Client:
         if status != 200:
             raise ExchangeError("%s %s%s answered %s: %s" % (method, self.base, path, status, data))
         return data
+
+    def use_token(self, token):
+        self.token = token
+        self.user_id = self.ok("GET", "/_matrix/client/v3/account/whoami")["user_id"]
 
     def register_or_login(self, user, password, secret):
         status, data = self.request("GET", "/_synapse/admin/v1/register")
@@ -113,9 +122,10 @@ def timeline_bodies(room_id):
 
 
 def percentile(values, pct):
+    """Nearest-rank percentile: the smallest value with at least pct% of values at or below it."""
     ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(pct / 100.0 * len(ordered) + 0.5)) - 1))
-    return ordered[k]
+    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
+    return ordered[rank - 1]
 
 
 def send_and_receive(sender, receiver, receiver_since, room_id, count, label, deadline_s):
@@ -136,26 +146,48 @@ def send_and_receive(sender, receiver, receiver_since, room_id, count, label, de
     return latencies, since
 
 
+def register(args):
+    with open(args.secret_file, encoding="utf-8") as handle:
+        secret = handle.read().strip()
+    url, user = args.register
+    client = Client(url, args.timeout)
+    # The password only lets a re-run log in again; it is derived from the host's secret.
+    password = "mxfed-lab-" + hashlib.sha256(("password:" + secret).encode()).hexdigest()[:24]
+    try:
+        client.register_or_login(user, password, secret)
+    except ExchangeError as exc:
+        print(json.dumps({"ok": False, "error": str(exc)}))
+        return 1
+    print(json.dumps({"ok": True, "user_id": client.user_id, "access_token": client.token}))
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--a-url", required=True, help="client base URL of server A (room creator)")
-    parser.add_argument("--b-url", required=True, help="client base URL of server B (invited)")
-    parser.add_argument("--a-user", default="alice")
-    parser.add_argument("--b-user", default="bob")
+    parser.add_argument("--register", nargs=2, metavar=("URL", "USER"),
+                        help="register USER on the homeserver at URL (its loopback listener)")
+    parser.add_argument("--secret-file", help="with --register: file holding the registration shared secret")
+    parser.add_argument("--a-url", help="client base URL of server A (room creator)")
+    parser.add_argument("--b-url", help="client base URL of server B (invited)")
     parser.add_argument("--messages", type=int, default=3, help="messages each way")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds to wait for each event")
     parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout")
     args = parser.parse_args()
-    secret_a, secret_b = os.environ.get("MXFED_SECRET_A"), os.environ.get("MXFED_SECRET_B")
-    if not secret_a or not secret_b:
-        parser.error("MXFED_SECRET_A and MXFED_SECRET_B must hold the registration shared secrets")
+    if args.register:
+        if not args.secret_file:
+            parser.error("--register needs --secret-file")
+        return register(args)
+    if not args.a_url or not args.b_url:
+        parser.error("--a-url and --b-url are required")
+    token_a, token_b = os.environ.get("MXFED_TOKEN_A"), os.environ.get("MXFED_TOKEN_B")
+    if not token_a or not token_b:
+        parser.error("MXFED_TOKEN_A and MXFED_TOKEN_B must hold the two users' access tokens")
 
     a, b = Client(args.a_url, args.timeout), Client(args.b_url, args.timeout)
     result = {"a_url": a.base, "b_url": b.base}
     try:
-        password = "mxfed-lab-" + hashlib.sha256((secret_a + secret_b).encode()).hexdigest()[:16]
-        a.register_or_login(args.a_user, password, secret_a)
-        b.register_or_login(args.b_user, password, secret_b)
+        a.use_token(token_a)
+        b.use_token(token_b)
         result.update(a_user=a.user_id, b_user=b.user_id)
         b_since = b.sync_since(None, timeout_ms=0).get("next_batch")
         a_since = a.sync_since(None, timeout_ms=0).get("next_batch")

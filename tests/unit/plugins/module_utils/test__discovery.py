@@ -424,6 +424,24 @@ def test_keys_wrong_content_type_and_non_json(lab):
     assert {'keys_content_type', 'keys_invalid_json'} <= set(codes(result))
 
 
+@pytest.mark.parametrize('status', [502, 503, 504])
+def test_homeserver_down_behind_proxy_is_named(lab, status):
+    # What Caddy or nginx answer themselves when the homeserver behind them is stopped: the
+    # report must name the backend, and not pile proxy-routing errors on top of it.
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.homeserver('example.test', '127.0.0.2', routes={
+        '/_matrix/key/v2/server': (status, [], b''),
+        '/_matrix/federation/v1/version': (status, [], b''),
+    })
+    result = run(lab, 'example.test')
+    assert result['federation_ok'] is False
+    assert codes(result, 'error') == ['backend_unavailable']
+    finding = result['errors'][0]
+    assert 'HTTP %d from the proxy' % status in finding['message']
+    assert 'Start the homeserver' in finding['fix']
+
+
 # ------------------------------------------------------------------ warnings for setups that bite
 def test_delegation_to_443_warns(lab):
     lab.dns.add('example.test', 'A', '127.0.0.2')
