@@ -65,6 +65,16 @@ CLIENT_WELL_KNOWN_PATH = '/.well-known/matrix/client'
 WELL_KNOWN_MAX_SIZE = 50 * 1024  # Synapse well_known_resolver: WELL_KNOWN_MAX_SIZE
 # Statuses a reverse proxy sends itself when its upstream does not answer.
 BACKEND_DOWN_STATUSES = (502, 503, 504)
+
+
+def _homeserver_error(doc):
+    """Whether a JSON error body came from a homeserver rather than from a proxy in front of it.
+
+    Synapse and Conduit answer with the spec's {"errcode", "error"}; Dendrite 0.13 answers an
+    unauthenticated federation request with {"message": "Missing \"Authorization: X-Matrix ...\"
+    HTTP header"} and no errcode. Proxies answer with HTML or an empty body.
+    """
+    return isinstance(doc, dict) and any(key in doc for key in ('errcode', 'error', 'message'))
 MAX_REDIRECTS = 10
 CACHE_DEFAULT = 24 * 3600  # spec: "default 24 hours"; Synapse adds +-10% jitter
 CACHE_MIN = 5 * 60  # Synapse clamps header values to 5 min .. 48 h
@@ -716,7 +726,7 @@ class DelegationCheck(object):
             add('proxy_upload_closed', 'An unauthenticated %d-byte PUT /_matrix/federation/v1/send was cut off: %s.'
                 % (len(body), exc.message))
         else:
-            is_matrix = isinstance(doc, dict) and 'errcode' in doc
+            is_matrix = _homeserver_error(doc)
             ok = is_matrix and response.status in (400, 401, 403, 413)
             record['large_transaction'] = {'status': response.status, 'errcode': doc.get('errcode') if is_matrix else None,
                                            'body_size': len(body), 'ok': ok}
@@ -736,7 +746,7 @@ class DelegationCheck(object):
             record['encoded_path'] = {'error': exc.message, 'ok': False}
             add('proxy_nonmatrix_response', 'GET %s failed: %s.' % (path, exc.message))
             return
-        is_matrix = isinstance(doc, dict) and 'errcode' in doc
+        is_matrix = _homeserver_error(doc)
         ok = is_matrix and response.status in (401, 403)
         record['encoded_path'] = {'path': path, 'status': response.status, 'errcode': doc.get('errcode') if is_matrix else None,
                                   'ok': ok}

@@ -500,6 +500,44 @@ def test_proxy_body_limit_and_path_decoding(lab):
     assert {'proxy_body_limit', 'proxy_path_mangled'} <= set(codes(result, 'error'))
 
 
+def test_dendrite_style_auth_error_counts_as_the_homeserver(lab):
+    # Dendrite 0.13 rejects unauthenticated federation requests with 401 and
+    # {"message": "Missing \"Authorization: X-Matrix ...\" HTTP header"} (no errcode), measured
+    # through Caddy in the lab. That is the homeserver answering, not a proxy.
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.homeserver('example.test', '127.0.0.2')
+    hs = lab.servers[-1]
+    original = hs.app.handle
+
+    def dendrite_like(req):
+        if req['path'].startswith('/_matrix/federation/v1/send/') or req['path'].startswith('/_matrix/federation/v1/event/'):
+            return json_response(401, {'message': 'Missing "Authorization: X-Matrix ..." HTTP header'})
+        return original(req)
+
+    hs.app.handle = dendrite_like
+    result = run(lab, 'example.test', checks=('keys', 'proxy'))
+    assert result['federation_ok'] is True
+    assert not [c for c in codes(result) if c.startswith('proxy_')]
+
+
+def test_proxy_own_401_page_is_not_the_homeserver(lab):
+    lab.dns.add('example.test', 'A', '127.0.0.2')
+    lab.closed('127.0.0.2', 443)
+    lab.homeserver('example.test', '127.0.0.2')
+    hs = lab.servers[-1]
+    original = hs.app.handle
+
+    def basic_auth_proxy(req):
+        if req['path'].startswith('/_matrix/federation/'):
+            return 401, [('Content-Type', 'text/html')], b'<html>401 Authorization Required</html>'
+        return original(req)
+
+    hs.app.handle = basic_auth_proxy
+    result = run(lab, 'example.test', checks=('keys', 'proxy'))
+    assert 'proxy_nonmatrix_response' in codes(result, 'error')
+
+
 def test_client_well_known_without_cors(lab):
     lab.dns.add('example.test', 'A', '127.0.0.2')
     lab.homeserver('example.test', '127.0.0.2')
