@@ -3,7 +3,8 @@
 # deployed by mxfed.federation.homeserver in the shared lab; invite, join, messages both ways.
 # No registry reachable from CI ships Conduit, so the binary is supplied by whoever runs this:
 #   MXFED_CONDUIT_BINARY=/path/to/conduit extensions/molecule/conduit/run.sh [molecule test options]
-# Without it the scenario is skipped (exit 0) with a message saying what to supply.
+# Without it the scenario is skipped (exit 77, the usual "skipped" code, which scripts/test
+# reports as skipped) with a message saying what to supply.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -12,7 +13,7 @@ if [ -z "${MXFED_CONDUIT_BINARY:-}" ]; then
   echo "conduit scenario skipped: set MXFED_CONDUIT_BINARY to the path of an official Conduit static" \
        "binary (x86_64-unknown-linux-musl), e.g. the v0.10.12 release artifact from" \
        "https://gitlab.com/famedly/conduit, and run extensions/molecule/conduit/run.sh again."
-  exit 0
+  exit 77
 fi
 
 binary="$(realpath -- "$MXFED_CONDUIT_BINARY" 2>/dev/null || true)"
