@@ -75,6 +75,8 @@ def _homeserver_error(doc):
     HTTP header"} and no errcode. Proxies answer with HTML or an empty body.
     """
     return isinstance(doc, dict) and any(key in doc for key in ('errcode', 'error', 'message'))
+
+
 MAX_REDIRECTS = 10
 CACHE_DEFAULT = 24 * 3600  # spec: "default 24 hours"; Synapse adds +-10% jitter
 CACHE_MIN = 5 * 60  # Synapse clamps header values to 5 min .. 48 h

@@ -157,8 +157,8 @@ def render_doc(results):
         if 'module' in case:
             where = '`mxfed.federation.delegation_check`'
         else:
-            where = '`mxfed.federation.%s`%s' % (case['role'], '' if case.get('entry', 'main') == 'main'
-                                                else ' (`%s`)' % case['entry'])
+            entry = '' if case.get('entry', 'main') == 'main' else ' (`%s`)' % case['entry']
+            where = '`mxfed.federation.%s`%s' % (case['role'], entry)
         msg = results.get(case['id'], {}).get('msg', '(not recorded)')
         if case.get('vague'):
             msg += '\n(vague: %s)' % case['vague']
