@@ -17,15 +17,16 @@ Two modes, stdlib only:
 import argparse
 import hashlib
 import hmac
+import http.client
 import json
 import math
 import os
+import socket
+import ssl
 import statistics
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 
@@ -34,32 +35,51 @@ class ExchangeError(Exception):
 
 
 class Client:
+    """A Matrix client on one keep-alive HTTPS connection, as real clients use them: latencies
+    then measure the homeservers and federation, not a TLS handshake per request."""
+
     def __init__(self, base_url, timeout):
         self.base = base_url.rstrip("/")
+        parts = urllib.parse.urlsplit(self.base)
+        self.scheme, self.netloc, self.prefix = parts.scheme, parts.netloc, parts.path
         self.timeout = timeout
         self.token = None
         self.user_id = None
+        self.conn = None
+
+    def _connection(self, timeout):
+        if self.conn is None:
+            cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+            kwargs = {"context": ssl.create_default_context()} if self.scheme == "https" else {}
+            self.conn = cls(self.netloc, timeout=timeout, **kwargs)
+        self.conn.timeout = timeout
+        if self.conn.sock is not None:
+            self.conn.sock.settimeout(timeout)
+        return self.conn
 
     def request(self, method, path, body=None, query=None, timeout=None):
-        url = self.base + path
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
+        target = self.prefix + path + ("?" + urllib.parse.urlencode(query) if query else "")
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
+        headers = {"Content-Type": "application/json"}
         if self.token:
-            req.add_header("Authorization", "Bearer " + self.token)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
+            headers["Authorization"] = "Bearer " + self.token
+        for attempt in (1, 2):
+            conn = self._connection(timeout or self.timeout)
             try:
-                return exc.code, json.loads(raw)
-            except ValueError:
-                return exc.code, {"raw": raw[:200].decode(errors="replace")}
-        except (urllib.error.URLError, OSError) as exc:
-            raise ExchangeError("%s %s: %s" % (method, url, exc)) from exc
+                conn.request(method, target, body=data, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+                break
+            except (http.client.HTTPException, OSError) as exc:
+                conn.close()
+                self.conn = None
+                # A kept-alive connection the server closed meanwhile: retry once on a new one.
+                if attempt == 2 or isinstance(exc, (socket.timeout, ssl.SSLCertVerificationError)):
+                    raise ExchangeError("%s %s%s: %s" % (method, self.base, path, exc)) from exc
+        try:
+            return resp.status, json.loads(raw or b"{}")
+        except ValueError:
+            return resp.status, {"raw": raw[:200].decode(errors="replace")}
 
     def ok(self, method, path, body=None, query=None, timeout=None):
         status, data = self.request(method, path, body, query, timeout)
@@ -170,6 +190,7 @@ def main():
     parser.add_argument("--a-url", help="client base URL of server A (room creator)")
     parser.add_argument("--b-url", help="client base URL of server B (invited)")
     parser.add_argument("--messages", type=int, default=3, help="messages each way")
+    parser.add_argument("--room-version", help="room version to create (default: server A's default)")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds to wait for each event")
     parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout")
     args = parser.parse_args()
@@ -193,9 +214,10 @@ def main():
         a_since = a.sync_since(None, timeout_ms=0).get("next_batch")
 
         start = time.monotonic()
-        room_id = a.ok("POST", "/_matrix/client/v3/createRoom", {
-            "preset": "private_chat", "invite": [b.user_id],
-            "name": "mxfed lab %s" % uuid.uuid4().hex[:6]})["room_id"]
+        create = {"preset": "private_chat", "invite": [b.user_id], "name": "mxfed lab %s" % uuid.uuid4().hex[:6]}
+        if args.room_version:
+            create["room_version"] = args.room_version
+        room_id = a.ok("POST", "/_matrix/client/v3/createRoom", create)["room_id"]
         result["room_id"] = room_id
 
         def invited(data):
