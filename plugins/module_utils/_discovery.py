@@ -473,25 +473,34 @@ class DelegationCheck(object):
                 host, ', '.join(p['address'] for p in seen if p['answer'] == 'unreachable')), step='3', host=host)
 
     # ---- the algorithm --------------------------------------------------------------------
-    def resolve(self, pool):
-        name = self.name
+    def _resolve_direct(self, name, ip_step, port_step):
+        """Rows 1/2 (the server name) and 3.1/3.2 (the delegated name): an IP literal is connected
+        to as is, certificate for the IP and no SNI; a DNS name with an explicit port gets its
+        A/AAAA records, SNI and certificate for the host. Host header = the name as given.
+        Returns False when neither applies."""
         if name.is_ip:
-            # Step 1: IP literal. Host header = the server name; certificate for the IP; no SNI.
-            self.step = '1'
+            self.step = ip_step
             self.host_header = name.raw
             self.tls_name = name.host
             self.sni = None
             target = Target(name.host, name.port or DEFAULT_FEDERATION_PORT)
             target.addresses = [(name.host, name.ip_version)]
             self.targets = [target]
-            return
+            return True
         if name.port is not None:
-            # Step 2: explicit port: no well-known, no SRV (the reference tester gets this wrong).
-            self.step = '2'
+            self.step = port_step
             self.host_header = name.raw
             self.tls_name = self.sni = name.host
             self.targets = [Target(name.host, name.port)]
-            self._resolve_addresses(self.targets, '2', False)
+            self._resolve_addresses(self.targets, port_step, False)
+            return True
+        return False
+
+    def resolve(self, pool):
+        name = self.name
+        # Steps 1 and 2: an IP literal or an explicit port: no well-known, no SRV (the reference
+        # tester fetches the well-known anyway).
+        if self._resolve_direct(name, '1', '2'):
             return
         host = name.host
         # Start the SRV lookups of steps 4/5 while the well-known is fetched: they are needed
@@ -512,23 +521,9 @@ class DelegationCheck(object):
             self._resolve_addresses(targets, step, step in ('4', '5'))
             return
         self.delegated = delegated
-        if delegated.is_ip:
-            # 3.1: IP literal in m.server. Host header = m.server as given.
-            self.step = '3.1'
-            self.host_header = delegated.raw
-            self.tls_name = delegated.host
-            self.sni = None
-            target = Target(delegated.host, delegated.port or DEFAULT_FEDERATION_PORT)
-            target.addresses = [(delegated.host, delegated.ip_version)]
-            self.targets = [target]
-        elif delegated.port is not None:
-            # 3.2: explicit port. Host header = m.server, certificate for the delegated host.
-            self.step = '3.2'
-            self.host_header = delegated.raw
-            self.tls_name = self.sni = delegated.host
-            self.targets = [Target(delegated.host, delegated.port)]
-            self._resolve_addresses(self.targets, '3.2', False)
-        else:
+        # 3.1 and 3.2: m.server is an IP literal or has a port: the same rules as steps 1 and 2,
+        # applied to the delegated name (Host header = m.server as given).
+        if not self._resolve_direct(delegated, '3.1', '3.2'):
             # 3.3-3.5: SRV on the *delegated* name; Host header and certificate name stay the
             # delegated host, never the SRV target (matrix_federation_agent: the TLS name is
             # the parsed server name, SRV only changes where we connect).
