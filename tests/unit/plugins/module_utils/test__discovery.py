@@ -488,14 +488,13 @@ def test_proxy_body_limit_and_path_decoding(lab):
     })
     hs = lab.servers[-1]
     hs.app.routes = {}
-    original = hs.app.handle
 
     def nginx_like(req):
         if req['method'] == 'PUT' and req['body_size'] > 1024 * 1024:
             return 413, [('Content-Type', 'text/html')], b'<html><center>413 Request Entity Too Large</center></html>'
-        return original(req)
+        return None
 
-    hs.app.handle = nginx_like
+    hs.app.intercept(nginx_like)
     result = run(lab, 'example.test', checks=('keys', 'proxy'))
     assert {'proxy_body_limit', 'proxy_path_mangled'} <= set(codes(result, 'error'))
 
@@ -508,14 +507,13 @@ def test_dendrite_style_auth_error_counts_as_the_homeserver(lab):
     lab.closed('127.0.0.2', 443)
     lab.homeserver('example.test', '127.0.0.2')
     hs = lab.servers[-1]
-    original = hs.app.handle
 
     def dendrite_like(req):
         if req['path'].startswith('/_matrix/federation/v1/send/') or req['path'].startswith('/_matrix/federation/v1/event/'):
             return json_response(401, {'message': 'Missing "Authorization: X-Matrix ..." HTTP header'})
-        return original(req)
+        return None
 
-    hs.app.handle = dendrite_like
+    hs.app.intercept(dendrite_like)
     result = run(lab, 'example.test', checks=('keys', 'proxy'))
     assert result['federation_ok'] is True
     assert not [c for c in codes(result) if c.startswith('proxy_')]
@@ -526,14 +524,13 @@ def test_proxy_own_401_page_is_not_the_homeserver(lab):
     lab.closed('127.0.0.2', 443)
     lab.homeserver('example.test', '127.0.0.2')
     hs = lab.servers[-1]
-    original = hs.app.handle
 
     def basic_auth_proxy(req):
         if req['path'].startswith('/_matrix/federation/'):
             return 401, [('Content-Type', 'text/html')], b'<html>401 Authorization Required</html>'
-        return original(req)
+        return None
 
-    hs.app.handle = basic_auth_proxy
+    hs.app.intercept(basic_auth_proxy)
     result = run(lab, 'example.test', checks=('keys', 'proxy'))
     assert 'proxy_nonmatrix_response' in codes(result, 'error')
 
