@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -128,6 +129,27 @@ def test_bad_input_refused(run, case):
     assert not result['task'].startswith('Not reached'), 'bad input accepted: %s' % case['id']
     for fragment in case['expect']:
         assert fragment in result['msg'], '%s: %r not in %r (task %r)' % (case['id'], fragment, result['msg'], result['task'])
+
+
+def _role_variables(role):
+    """Every option of every entry point in the role's meta/argument_specs.yml."""
+    with open(os.path.join(REPO, 'roles', role, 'meta', 'argument_specs.yml'), encoding='utf-8') as fh:
+        specs = yaml.safe_load(fh)['argument_specs']
+    return {name for entry in specs.values() for name in (entry.get('options') or {})}
+
+
+@pytest.mark.parametrize('case', [c for c in CASES if 'role' in c], ids=[c['id'] for c in CASES if 'role' in c])
+def test_message_names_only_the_inputs_at_fault(run, case):
+    # A message that lists every input of the role leaves the user to find the wrong one. Other
+    # inputs may appear only when the case declares them as context (`context`).
+    result = run['results'].get(case['id'])
+    assert result is not None, 'case %s was not recorded' % case['id']
+    at_fault = {v.strip() for v in case['variable'].split(',')}
+    allowed = at_fault | set(case.get('context', []))
+    named = {v for v in _role_variables(case['role']) if re.search(r'(?<![A-Za-z0-9_])%s(?![A-Za-z0-9_])' % v,
+                                                                       result['msg'])}
+    assert named - allowed == set(), '%s: the message also names %s: %r' % (
+        case['id'], sorted(named - allowed), result['msg'])
 
 
 def _cell(text):
