@@ -492,24 +492,27 @@ def main():
     if not HAS_DNSPYTHON:
         module.fail_json(msg=missing_required_lib('dnspython'), exception=DNSPYTHON_IMPORT_ERROR)
     if params['timeout'] <= 0:
-        module.fail_json(msg='timeout must be a positive number of seconds, got %s' % params['timeout'])
+        module.fail_json(msg='timeout must be a positive number of seconds per network step, such as 5 (got %s).' % params['timeout'])
 
     # Input errors first: they must never cause network traffic.
     try:
         parse_server_name(params['server_name'])
     except ServerNameError as exc:
-        module.fail_json(msg='Invalid server_name %r: %s' % (params['server_name'], exc.message),
+        fix = 'Give host[:port] as in user IDs, e.g. example.org or example.org:8448.'
+        module.fail_json(msg='Invalid server_name %r: %s %s' % (params['server_name'], exc.message, fix),
                          server_name=params['server_name'], federation_ok=False, step=None,
                          errors=[{'code': exc.code, 'level': 'error', 'step': 'input', 'message': exc.message,
-                                  'fix': 'Give host[:port] as in user IDs, e.g. example.org or example.org:8448.',
-                                  'address': None}], warning_findings=[], notes=[], summary=exc.message)
+                                  'fix': fix, 'address': None}], warning_findings=[], notes=[], summary=exc.message)
 
     try:
         network = make_network(params)
     except ValueError as exc:
-        module.fail_json(msg='Invalid nameservers %s: %s' % (params['nameservers'], exc))
+        module.fail_json(msg='Invalid nameservers %s: %s. nameservers must be the IP addresses of DNS resolvers, '
+                         'such as ["192.0.2.53"], or empty to use the system resolver.' % (params['nameservers'], exc))
     except (IOError, OSError) as exc:
-        module.fail_json(msg='Cannot load ca_path %s: %s' % (params['ca_path'], exc))
+        module.fail_json(msg='Cannot load ca_path %s: %s. ca_path must be a PEM file of trusted CA certificates (or a '
+                         'directory of them) on the host that runs the check, or empty for the system CAs.'
+                         % (params['ca_path'], exc))
     except Exception as exc:  # pylint: disable=broad-except
         # dnspython raises NoResolverConfiguration without /etc/resolv.conf.
         module.fail_json(msg='Cannot set up DNS/TLS: %s' % exc, exception=traceback.format_exc())
