@@ -146,8 +146,8 @@ def test_message_names_only_the_inputs_at_fault(run, case):
     assert result is not None, 'case %s was not recorded' % case['id']
     at_fault = {v.strip() for v in case['variable'].split(',')}
     allowed = at_fault | set(case.get('context', []))
-    named = {v for v in _role_variables(case['role']) if re.search(r'(?<![A-Za-z0-9_])%s(?![A-Za-z0-9_])' % v,
-                                                                       result['msg'])}
+    pattern = r'(?<![A-Za-z0-9_])%s(?![A-Za-z0-9_])'
+    named = {v for v in _role_variables(case['role']) if re.search(pattern % v, result['msg'])}
     assert named - allowed == set(), '%s: the message also names %s: %r' % (
         case['id'], sorted(named - allowed), result['msg'])
 
