@@ -12,6 +12,12 @@ Two modes, stdlib only:
                         both ways; every message must be read back on the other server. Prints one
                         JSON document with the timings; exits non-zero with a readable reason when
                         anything does not arrive.
+  --room ROOM_ID        continue a conversation in a room both users already joined.
+  --send-only           with --room: the first user sends --messages messages and does not wait
+                        for them (the other server may be down: they must arrive later).
+  --log FILE            append every message sent to FILE (JSON lines: room_id, sender, body).
+  --check-log FILE      read back each room's history on both servers (/messages) until every
+                        message in FILE is there, or --deadline passes; names what is missing.
 """
 
 import argparse
@@ -114,18 +120,29 @@ class Client:
             "password": password})
         self.token, self.user_id = data["access_token"], data["user_id"]
 
-    def sync_since(self, since, timeout_ms=10000):
+    def sync_since(self, since, timeout_ms=10000, sync_filter=None):
         query = {"timeout": str(timeout_ms)}
         if since:
             query["since"] = since
+        if sync_filter:
+            query["filter"] = json.dumps(sync_filter, separators=(",", ":"))
         return self.ok("GET", "/_matrix/client/v3/sync", query=query, timeout=timeout_ms / 1000 + 30)
 
 
-def wait_for(client, since, predicate, deadline_s, what):
+def room_filter(room_id):
+    """The sync filter of a client showing one conversation: that room's timeline, members
+    lazy-loaded, no presence or account data (what a real client asks for, not a full sync)."""
+    return {"room": {"rooms": [room_id], "state": {"lazy_load_members": True},
+                     "ephemeral": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]}},
+            "presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]}}
+
+
+def wait_for(client, since, predicate, deadline_s, what, sync_filter=None):
     """Long-poll /sync until predicate(sync_response) is true; return (value, next_batch)."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        data = client.sync_since(since, timeout_ms=int(max(1, min(10, end - time.monotonic())) * 1000))
+        data = client.sync_since(since, timeout_ms=int(max(1, min(10, end - time.monotonic())) * 1000),
+                                 sync_filter=sync_filter)
         since = data.get("next_batch", since)
         value = predicate(data)
         if value:
@@ -141,6 +158,60 @@ def timeline_bodies(room_id):
     return pick
 
 
+def room_history(client, room_id, page=200):
+    """Every m.room.message body in the room's history as this server has it, newest first."""
+    bodies, query = [], {"dir": "b", "limit": str(page)}
+    path = "/_matrix/client/v3/rooms/%s/messages" % urllib.parse.quote(room_id)
+    while True:
+        data = client.ok("GET", path, query=query)
+        chunk = data.get("chunk", [])
+        bodies.extend(e.get("content", {}).get("body") for e in chunk if e.get("type") == "m.room.message")
+        if not chunk or not data.get("end") or data.get("end") == query.get("from"):
+            return bodies
+        query["from"] = data["end"]
+
+
+def read_log(path):
+    entries = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                entries.append(json.loads(line))
+    return entries
+
+
+def append_log(path, room_id, sender, bodies):
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        for body in bodies:
+            handle.write(json.dumps({"room_id": room_id, "sender": sender, "body": body}) + "\n")
+
+
+def check_log(clients, entries, deadline_s):
+    """Wait until each client's server has every logged body in its room history."""
+    expected = {}
+    for entry in entries:
+        expected.setdefault(entry["room_id"], []).append(entry["body"])
+    report, start = {}, time.monotonic()
+    for client in clients:
+        missing = {}
+        end = start + deadline_s
+        while True:
+            missing = {}
+            for room_id, bodies in expected.items():
+                have = set(room_history(client, room_id))
+                lost = [b for b in bodies if b not in have]
+                if lost:
+                    missing[room_id] = lost
+            if not missing or time.monotonic() >= end:
+                break
+            time.sleep(1)
+        report[client.base] = {"expected": len(entries), "missing": missing,
+                               "complete_after_s": None if missing else round(time.monotonic() - start, 3)}
+    return report
+
+
 def percentile(values, pct):
     """Nearest-rank percentile: the smallest value with at least pct% of values at or below it."""
     ordered = sorted(values)
@@ -148,22 +219,64 @@ def percentile(values, pct):
     return ordered[rank - 1]
 
 
-def send_and_receive(sender, receiver, receiver_since, room_id, count, label, deadline_s):
+def send(sender, room_id, body):
+    sender.ok("PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/%s" % (
+        urllib.parse.quote(room_id), uuid.uuid4().hex), {"msgtype": "m.text", "body": body})
+
+
+def send_and_receive(sender, receiver, receiver_since, room_id, count, label, deadline_s, log=None):
+    """Send count messages one after another; each must be read back on the receiver's server.
+    Returns ([(latency, send_time)], since): latency from the send request to the message seen on
+    the other server, send_time the sender's own PUT (persisting it on its server)."""
     latencies, since = [], receiver_since
     for i in range(count):
         body = "%s %d %s" % (label, i, uuid.uuid4().hex[:8])
         start = time.monotonic()
-        sender.ok("PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/%s" % (
-            urllib.parse.quote(room_id), uuid.uuid4().hex), {"msgtype": "m.text", "body": body})
+        send(sender, room_id, body)
+        sent = time.monotonic() - start
+        append_log(log, room_id, sender.user_id, [body])
         seen = []
 
         def arrived(data, body=body, seen=seen):
             seen.extend(timeline_bodies(room_id)(data) or [])
             return body in seen
 
-        _, since = wait_for(receiver, since, arrived, deadline_s, "message %r on %s" % (body, receiver.base))
-        latencies.append(time.monotonic() - start)
+        _, since = wait_for(receiver, since, arrived, deadline_s, "message %r on %s" % (body, receiver.base),
+                            sync_filter=room_filter(room_id))
+        latencies.append((time.monotonic() - start, sent))
     return latencies, since
+
+
+def create_and_join(a, b, a_since, b_since, args, result):
+    """A creates a room and invites B; B joins over federation; A sees the join.
+    Records invite_s and join_s in result; returns (room_id, a_since, b_since)."""
+    start = time.monotonic()
+    create = {"preset": "private_chat", "invite": [b.user_id], "name": "mxfed lab %s" % uuid.uuid4().hex[:6]}
+    if args.room_version:
+        create["room_version"] = args.room_version
+    room_id = a.ok("POST", "/_matrix/client/v3/createRoom", create)["room_id"]
+    result["room_id"] = room_id
+
+    def invited(data):
+        return room_id in data.get("rooms", {}).get("invite", {})
+
+    _, b_since = wait_for(b, b_since, invited, args.deadline, "the invite on %s" % b.base)
+    result["invite_s"] = round(time.monotonic() - start, 3)
+
+    start = time.monotonic()
+    b.ok("POST", "/_matrix/client/v3/join/%s" % urllib.parse.quote(room_id), {})
+    result["join_s"] = round(time.monotonic() - start, 3)
+
+    def b_joined(data):
+        room = data.get("rooms", {}).get("join", {}).get(room_id, {})
+        for event in room.get("timeline", {}).get("events", []) + room.get("state", {}).get("events", []):
+            if (event.get("type") == "m.room.member" and event.get("state_key") == b.user_id
+                    and event.get("content", {}).get("membership") == "join"):
+                return True
+        return False
+
+    _, a_since = wait_for(a, a_since, b_joined, args.deadline, "the join seen on %s" % a.base)
+    return room_id, a_since, b_since
 
 
 def register(args):
@@ -173,13 +286,41 @@ def register(args):
     client = Client(url, args.timeout)
     # The password only lets a re-run log in again; it is derived from the host's secret.
     password = "mxfed-lab-" + hashlib.sha256(("password:" + secret).encode()).hexdigest()[:24]
+    # The token of an earlier run is kept on this host (root only) and reused while the server
+    # accepts it: every run logging in again would hit the homeserver's login rate limit
+    # (Synapse: 5 logins per account in a burst) in a lab that runs many conversations.
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "mxfed-lab",
+                         "%s@%s.token" % (user, urllib.parse.urlsplit(url).netloc.replace(":", "_")))
     try:
-        client.register_or_login(user, password, secret)
+        if not reuse_token(client, cache):
+            client.register_or_login(user, password, secret)
+            os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
+            fd = os.open(cache, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(client.token)
     except ExchangeError as exc:
         print(json.dumps({"ok": False, "error": str(exc)}))
         return 1
     print(json.dumps({"ok": True, "user_id": client.user_id, "access_token": client.token}))
     return 0
+
+
+def reuse_token(client, cache):
+    """Use the cached access token if the server still knows it; False when there is none."""
+    try:
+        with open(cache, encoding="utf-8") as handle:
+            token = handle.read().strip()
+    except OSError:
+        return False
+    if not token:
+        return False
+    client.token = token
+    status, data = client.request("GET", "/_matrix/client/v3/account/whoami")
+    if status == 200 and data.get("user_id"):
+        client.user_id = data["user_id"]
+        return True
+    client.token = None
+    return False
 
 
 def main():
@@ -191,6 +332,12 @@ def main():
     parser.add_argument("--b-url", help="client base URL of server B (invited)")
     parser.add_argument("--messages", type=int, default=3, help="messages each way")
     parser.add_argument("--room-version", help="room version to create (default: server A's default)")
+    parser.add_argument("--room", help="continue in this room (both users joined) instead of creating one")
+    parser.add_argument("--send-only", action="store_true",
+                        help="with --room: server A's user sends --messages messages without waiting")
+    parser.add_argument("--log", help="append every message sent to this file (JSON lines)")
+    parser.add_argument("--check-log", metavar="FILE",
+                        help="wait until both servers' room history holds every message logged in FILE")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds to wait for each event")
     parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout")
     args = parser.parse_args()
@@ -201,59 +348,77 @@ def main():
     if not args.a_url or not args.b_url:
         parser.error("--a-url and --b-url are required")
     token_a, token_b = os.environ.get("MXFED_TOKEN_A"), os.environ.get("MXFED_TOKEN_B")
-    if not token_a or not token_b:
+    if not token_a or not (token_b or args.send_only):
         parser.error("MXFED_TOKEN_A and MXFED_TOKEN_B must hold the two users' access tokens")
+
+    if args.send_only and not args.room:
+        parser.error("--send-only needs --room")
 
     a, b = Client(args.a_url, args.timeout), Client(args.b_url, args.timeout)
     result = {"a_url": a.base, "b_url": b.base}
     try:
-        a.use_token(token_a)
-        b.use_token(token_b)
-        result.update(a_user=a.user_id, b_user=b.user_id)
-        b_since = b.sync_since(None, timeout_ms=0).get("next_batch")
-        a_since = a.sync_since(None, timeout_ms=0).get("next_batch")
-
-        start = time.monotonic()
-        create = {"preset": "private_chat", "invite": [b.user_id], "name": "mxfed lab %s" % uuid.uuid4().hex[:6]}
-        if args.room_version:
-            create["room_version"] = args.room_version
-        room_id = a.ok("POST", "/_matrix/client/v3/createRoom", create)["room_id"]
-        result["room_id"] = room_id
-
-        def invited(data):
-            return room_id in data.get("rooms", {}).get("invite", {})
-
-        _, b_since = wait_for(b, b_since, invited, args.deadline, "the invite on %s" % b.base)
-        result["invite_s"] = round(time.monotonic() - start, 3)
-
-        start = time.monotonic()
-        b.ok("POST", "/_matrix/client/v3/join/%s" % urllib.parse.quote(room_id), {})
-        result["join_s"] = round(time.monotonic() - start, 3)
-
-        def bob_joined(data):
-            room = data.get("rooms", {}).get("join", {}).get(room_id, {})
-            for event in room.get("timeline", {}).get("events", []) + room.get("state", {}).get("events", []):
-                if (event.get("type") == "m.room.member" and event.get("state_key") == b.user_id
-                        and event.get("content", {}).get("membership") == "join"):
-                    return True
-            return False
-
-        _, a_since = wait_for(a, a_since, bob_joined, args.deadline, "the join seen on %s" % a.base)
-
-        a_to_b, b_since = send_and_receive(a, b, b_since, room_id, args.messages, "a->b", args.deadline)
-        b_to_a, a_since = send_and_receive(b, a, a_since, room_id, args.messages, "b->a", args.deadline)
-        for name, values in (("a_to_b", a_to_b), ("b_to_a", b_to_a)):
-            result[name] = {
-                "count": len(values),
-                "p50_ms": round(statistics.median(values) * 1000, 1),
-                "p95_ms": round(percentile(values, 95) * 1000, 1),
-                "max_ms": round(max(values) * 1000, 1),
-            }
-        result["ok"] = True
+        if args.send_only:
+            send_only(a, args, result)
+        elif args.check_log:
+            history(a, b, args, result)
+        else:
+            exchange(a, b, args, result)
     except ExchangeError as exc:
         result.update(ok=False, error=str(exc))
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0 if result["ok"] else 1
+
+
+def send_only(a, args, result):
+    """A's user talks while the other server may be down: only A is contacted."""
+    a.use_token(os.environ["MXFED_TOKEN_A"])
+    result["a_user"] = a.user_id
+    for i in range(args.messages):
+        body = "a-only %d %s" % (i, uuid.uuid4().hex[:8])
+        send(a, args.room, body)
+        append_log(args.log, args.room, a.user_id, [body])
+    result.update(ok=True, room_id=args.room, sent=args.messages)
+
+
+def history(a, b, args, result):
+    a.use_token(os.environ["MXFED_TOKEN_A"])
+    b.use_token(os.environ["MXFED_TOKEN_B"])
+    entries = read_log(args.check_log)
+    if not entries:
+        raise ExchangeError("%s lists no messages to look for" % args.check_log)
+    result["history"] = check_log([a, b], entries, args.deadline)
+    missing = {url: r["missing"] for url, r in result["history"].items() if r["missing"]}
+    result["ok"] = not missing
+    if missing:
+        result["error"] = "messages missing from a server's room history after %ss: %s" % (
+            args.deadline, json.dumps(missing))
+
+
+def exchange(a, b, args, result):
+    a.use_token(os.environ["MXFED_TOKEN_A"])
+    b.use_token(os.environ["MXFED_TOKEN_B"])
+    result.update(a_user=a.user_id, b_user=b.user_id)
+    b_since = b.sync_since(None, timeout_ms=0).get("next_batch")
+    a_since = a.sync_since(None, timeout_ms=0).get("next_batch")
+    if args.room:
+        room_id = result["room_id"] = args.room
+    else:
+        room_id, a_since, b_since = create_and_join(a, b, a_since, b_since, args, result)
+
+    a_to_b, b_since = send_and_receive(a, b, b_since, room_id, args.messages, "a->b", args.deadline, args.log)
+    b_to_a, a_since = send_and_receive(b, a, a_since, room_id, args.messages, "b->a", args.deadline, args.log)
+    for name, pairs in (("a_to_b", a_to_b), ("b_to_a", b_to_a)):
+        values, sends = [p[0] for p in pairs], [p[1] for p in pairs]
+        result[name] = {
+            "count": len(values),
+            "p50_ms": round(statistics.median(values) * 1000, 1),
+            "p95_ms": round(percentile(values, 95) * 1000, 1),
+            "max_ms": round(max(values) * 1000, 1),
+            # The sender's PUT alone: what of the latency its own server spends before federation.
+            "send_p50_ms": round(statistics.median(sends) * 1000, 1),
+            "send_p95_ms": round(percentile(sends, 95) * 1000, 1),
+        }
+    result["ok"] = True
 
 
 if __name__ == "__main__":
