@@ -489,6 +489,13 @@ class Lab(object):
         host = server_name.rsplit(':', 1)[0] if server_name.count(':') == 1 else server_name
         return self.https(ip, port, cert_names or [host], app=app)
 
+    def direct_homeserver(self, server_name='example.test', ip='127.0.0.2', **app_kwargs):
+        """The name resolved directly (spec step 6): its A record, nothing on (ip, 443) so there
+        is no well-known, and a homeserver on (ip, 8448). Returns that server."""
+        self.dns.add(server_name, 'A', ip)
+        self.closed(ip, 443)
+        return self.homeserver(server_name, ip, **app_kwargs)
+
     def well_known(self, host, ip, m_server=None, routes=None, client_base_url=None, names=None):
         """HTTPS on (ip, 443) serving /.well-known/matrix/server (and client) for host."""
         routes = dict(routes or {})

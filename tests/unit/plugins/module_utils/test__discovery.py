@@ -165,9 +165,7 @@ def test_row5_deprecated_srv_on_server_name(lab):
 
 
 def test_row6_plain_host_port_8448(lab):
-    lab.dns.add('example.test', 'A', '127.0.0.2')
-    lab.closed('127.0.0.2', 443)
-    hs = lab.homeserver('example.test', '127.0.0.2')
+    hs = lab.direct_homeserver()
     result = run(lab, 'example.test')
     assert_ok(result)
     assert result['step'] == '6'
@@ -387,18 +385,14 @@ def test_ip_version_4_skips_aaaa(lab):
     ({'valid_for_ms': -60 * 1000}, 'keys_expired'),
 ])
 def test_key_failures(lab, app_kwargs, code):
-    lab.dns.add('example.test', 'A', '127.0.0.2')
-    lab.closed('127.0.0.2', 443)
-    lab.homeserver('example.test', '127.0.0.2', **app_kwargs)
+    lab.direct_homeserver(**app_kwargs)
     result = run(lab, 'example.test')
     assert code in codes(result, 'error')
     assert result['federation_ok'] is False
 
 
 def test_keys_expiring_within_an_hour_warns(lab):
-    lab.dns.add('example.test', 'A', '127.0.0.2')
-    lab.closed('127.0.0.2', 443)
-    lab.homeserver('example.test', '127.0.0.2', valid_for_ms=20 * 60 * 1000)
+    lab.direct_homeserver(valid_for_ms=20 * 60 * 1000)
     result = run(lab, 'example.test')
     assert result['federation_ok'] is True
     assert 'keys_expiring' in codes(result, 'warning')
@@ -416,9 +410,7 @@ def test_keys_differ_between_addresses(lab):
 
 
 def test_keys_wrong_content_type_and_non_json(lab):
-    lab.dns.add('example.test', 'A', '127.0.0.2')
-    lab.closed('127.0.0.2', 443)
-    lab.homeserver('example.test', '127.0.0.2', routes={
+    lab.direct_homeserver(routes={
         '/_matrix/key/v2/server': (200, [('Content-Type', 'text/html')], b'<html>proxy page</html>')})
     result = run(lab, 'example.test')
     assert {'keys_content_type', 'keys_invalid_json'} <= set(codes(result))
@@ -428,9 +420,7 @@ def test_keys_wrong_content_type_and_non_json(lab):
 def test_homeserver_down_behind_proxy_is_named(lab, status):
     # What Caddy or nginx answer themselves when the homeserver behind them is stopped: the
     # report must name the backend, and not pile proxy-routing errors on top of it.
-    lab.dns.add('example.test', 'A', '127.0.0.2')
-    lab.closed('127.0.0.2', 443)
-    lab.homeserver('example.test', '127.0.0.2', routes={
+    lab.direct_homeserver(routes={
         '/_matrix/key/v2/server': (status, [], b''),
         '/_matrix/federation/v1/version': (status, [], b''),
     })
@@ -455,9 +445,7 @@ def test_delegation_to_443_warns(lab):
 
 
 def test_cloudflare_in_front_warns(lab):
-    lab.dns.add('example.test', 'A', '127.0.0.2')
-    lab.closed('127.0.0.2', 443)
-    lab.homeserver('example.test', '127.0.0.2', extra_headers={'Server': 'cloudflare', 'CF-RAY': '8a1b2c3d4e5f-AMS'})
+    lab.direct_homeserver(extra_headers={'Server': 'cloudflare', 'CF-RAY': '8a1b2c3d4e5f-AMS'})
     result = run(lab, 'example.test')
     assert 'proxy_cloudflare' in codes(result, 'warning')
 
@@ -481,13 +469,7 @@ def test_all_groups_on_a_healthy_server(lab):
 
 
 def test_proxy_body_limit_and_path_decoding(lab):
-    lab.dns.add('example.test', 'A', '127.0.0.2')
-    lab.closed('127.0.0.2', 443)
-    lab.homeserver('example.test', '127.0.0.2', decode_paths=True, routes={
-        ('PUT', '/_matrix/federation/v1/send/'): None,
-    })
-    hs = lab.servers[-1]
-    hs.app.routes = {}
+    hs = lab.direct_homeserver(decode_paths=True)
 
     def nginx_like(req):
         if req['method'] == 'PUT' and req['body_size'] > 1024 * 1024:
@@ -503,10 +485,7 @@ def test_dendrite_style_auth_error_counts_as_the_homeserver(lab):
     # Dendrite 0.13 rejects unauthenticated federation requests with 401 and
     # {"message": "Missing \"Authorization: X-Matrix ...\" HTTP header"} (no errcode), measured
     # through Caddy in the lab. That is the homeserver answering, not a proxy.
-    lab.dns.add('example.test', 'A', '127.0.0.2')
-    lab.closed('127.0.0.2', 443)
-    lab.homeserver('example.test', '127.0.0.2')
-    hs = lab.servers[-1]
+    hs = lab.direct_homeserver()
 
     def dendrite_like(req):
         if req['path'].startswith('/_matrix/federation/v1/send/') or req['path'].startswith('/_matrix/federation/v1/event/'):
@@ -520,10 +499,7 @@ def test_dendrite_style_auth_error_counts_as_the_homeserver(lab):
 
 
 def test_proxy_own_401_page_is_not_the_homeserver(lab):
-    lab.dns.add('example.test', 'A', '127.0.0.2')
-    lab.closed('127.0.0.2', 443)
-    lab.homeserver('example.test', '127.0.0.2')
-    hs = lab.servers[-1]
+    hs = lab.direct_homeserver()
 
     def basic_auth_proxy(req):
         if req['path'].startswith('/_matrix/federation/'):
@@ -557,9 +533,7 @@ def test_bad_input_makes_no_traffic(lab, bad):
 
 
 def test_check_many_keeps_order_and_reports_bad_names(lab):
-    lab.dns.add('example.test', 'A', '127.0.0.2')
-    lab.closed('127.0.0.2', 443)
-    lab.homeserver('example.test', '127.0.0.2')
+    lab.direct_homeserver()
     results = check_many(['example.test', 'bad name', 'example.test'], lab.network(), checks=KEYS, concurrency=4)
     assert [r['federation_ok'] for r in results] == [True, False, True]
     assert results[1]['errors'][0]['code'] == 'name_invalid'
