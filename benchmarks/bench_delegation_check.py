@@ -35,7 +35,8 @@ from ansible_collections.mxfed.federation.plugins.module_utils._discovery import
     check_many,
     check_server,
 )
-from ansible_collections.mxfed.federation.plugins.module_utils._transport import HttpSession, Network  # noqa: E402
+from ansible_collections.mxfed.federation.plugins.module_utils._http import HttpSession  # noqa: E402
+from ansible_collections.mxfed.federation.plugins.module_utils._network import Network  # noqa: E402
 
 DOMAIN = 'bench.test'
 WK_IP = '127.0.0.2'

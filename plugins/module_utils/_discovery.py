@@ -46,13 +46,20 @@ from ansible_collections.mxfed.federation.plugins.module_utils._servername impor
     ip_literal_version,
     parse_server_name,
 )
-from ansible_collections.mxfed.federation.plugins.module_utils._transport import (
+from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
+    ConnectError,
+    DnsError,
+    InsecureUrlError,
+    RedirectError,
+    TlsError,
+    TransportError,
+)
+from ansible_collections.mxfed.federation.plugins.module_utils._http import HttpSession
+from ansible_collections.mxfed.federation.plugins.module_utils._x509 import (
     X509_V_ERR_CERT_HAS_EXPIRED,
     X509_V_ERR_CERT_NOT_YET_VALID,
     X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
     X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
-    HttpSession,
-    TransportError,
     cert_seconds_left,
     describe_certificate,
     is_self_issued,
@@ -285,29 +292,29 @@ class DelegationCheck(object):
             ips, answers = self._url_addresses(host)
         if not ips:
             failed = [a for a in answers if a.status != 'nodata']
-            raise TransportError('dns', 'no address for %s (%s)' % (host, ', '.join('%s %s' % (a.rdtype, a.status) for a in answers) or 'no answer')
-                                 if failed or answers else 'no address for %s' % host)
+            raise DnsError('no address for %s (%s)' % (host, ', '.join('%s %s' % (a.rdtype, a.status) for a in answers) or 'no answer')
+                           if failed or answers else 'no address for %s' % host)
         sni = None if ip_literal_version(host) else host
         last = None
         for ip in ips:
             try:
                 sock, info = self.network.connect_tls(ip, port, sni)
             except TransportError as exc:
-                if exc.kind == 'tls':
+                if isinstance(exc, TlsError):
                     raise
                 last = exc
                 continue
             if sock is None:
-                raise TransportError('tls', 'certificate of %s (%s) not trusted: %s' % (host, ip, info.verify_message))
+                raise TlsError('certificate of %s (%s) not trusted: %s' % (host, ip, info.verify_message))
             if info.leaf is None or not match_certificate_name(info.leaf, host):
                 sock.close()
-                raise TransportError('tls', 'certificate of %s (%s) is not valid for %s' % (host, ip, host))
+                raise TlsError('certificate of %s (%s) is not valid for %s' % (host, ip, host))
             session = HttpSession(self.network, ip, port, sni, _host_header_for(host, port, 443), sock=sock)
             try:
                 return session.request('GET', path, limit=limit), ip
             finally:
                 session.close()
-        raise last or TransportError('connect', 'no address of %s answered' % host)
+        raise last or ConnectError('no address of %s answered' % host)
 
     def _get_following(self, url, limit, max_redirects=MAX_REDIRECTS, first_ips=None):
         """GET with redirects followed and recorded. Returns (response or None, chain, problem).
@@ -356,7 +363,7 @@ class DelegationCheck(object):
                 self._compare_well_known(record, probes, host)
         except TransportError as exc:
             record['error'] = exc.message
-            if exc.kind == 'tls':
+            if isinstance(exc, TlsError):
                 record['result'] = 'tls_error'
                 add('well_known_tls', 'Fetching %s failed: %s; other servers ignore the well-known file.' % (url, exc.message),
                     step='3', host=host)
@@ -446,7 +453,7 @@ class DelegationCheck(object):
         try:
             response, _chain, problem = self._get_following(url, WELL_KNOWN_MAX_SIZE, first_ips=[ip])
         except TransportError as exc:
-            return {'address': ip, 'answer': 'tls error' if exc.kind == 'tls' else 'unreachable', 'error': exc.message}
+            return {'address': ip, 'answer': 'tls error' if isinstance(exc, TlsError) else 'unreachable', 'error': exc.message}
         if problem is not None:
             return {'address': ip, 'answer': 'redirect %s' % problem[0], 'error': None}
         m_server = None
@@ -569,7 +576,7 @@ class DelegationCheck(object):
             sock, info = self.network.connect_tls(ip, target.port, self.sni)
         except TransportError as exc:
             result['error'] = exc.message
-            if exc.kind == 'tls':
+            if isinstance(exc, TlsError):
                 result['tcp'] = 'ok'
                 add('tls_handshake_failed', exc.message)
             else:
@@ -796,10 +803,10 @@ class DelegationCheck(object):
         versions_url = base_url.rstrip('/') + '/_matrix/client/versions'
         try:
             if urlsplit(versions_url).scheme != 'https':
-                raise TransportError('insecure', 'base_url is not https')
+                raise InsecureUrlError('base_url is not https')
             vresponse, _chain, vproblem = self._get_following(versions_url, 1024 * 1024, max_redirects=5)
             if vresponse is None:
-                raise TransportError('redirect', 'redirect problem %s' % (vproblem,))
+                raise RedirectError('redirect problem %s' % (vproblem,))
             vdoc = json.loads(vresponse.body.decode('utf-8'))
             if vresponse.status != 200 or not isinstance(vdoc, dict) or not isinstance(vdoc.get('versions'), list):
                 raise ValueError('HTTP %d without a "versions" list' % vresponse.status)

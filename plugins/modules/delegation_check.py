@@ -462,11 +462,11 @@ from ansible_collections.mxfed.federation.plugins.module_utils._servername impor
     ServerNameError,
     parse_server_name,
 )
-from ansible_collections.mxfed.federation.plugins.module_utils._transport import (
+from ansible_collections.mxfed.federation.plugins.module_utils._dns import (
     DNSPYTHON_IMPORT_ERROR,
     HAS_DNSPYTHON,
-    Network,
 )
+from ansible_collections.mxfed.federation.plugins.module_utils._network import Network
 
 
 def make_network(params):

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.mxfed.federation.plugins.module_utils._keys import canonical_json
-from ansible_collections.mxfed.federation.plugins.module_utils._transport import Network
+from ansible_collections.mxfed.federation.plugins.module_utils._network import Network
 
 UTC = datetime.timezone.utc
 
