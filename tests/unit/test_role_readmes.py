@@ -45,7 +45,6 @@ _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _NAME_CELL = re.compile(r"^`([A-Za-z_][A-Za-z0-9_]*)`$")
 _DEFAULT_CELL = re.compile(r"^`(?P<value>[^`]*)`(?:\s+\((?P<remark>.*)\))?$")
 _HEADING = re.compile(r"^(#+)\s+(.*?)\s*$")
-_MISSING = object()
 
 
 def _cells(line):
@@ -107,9 +106,9 @@ def variable_rows(text, prefix, entry_points):
             table.append((i + 1, _cells(lines[i])))
             i += 1
         header = [cell.lower() for cell in table[0][1]]
-        body = [(n, cells) for n, cells in table[2:]]
+        body = table[2:]
         is_variables = header[0] == "variable" or any(
-            cells and re.match(r"^`%s[A-Za-z0-9_]*`" % re.escape(prefix), cells[0]) for _, cells in body
+            cells and re.match(r"^`%s[A-Za-z0-9_]*`" % re.escape(prefix), cells[0]) for dummy, cells in body
         )
         if not is_variables:
             continue
