@@ -51,10 +51,20 @@ from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     DnsError,
     InsecureUrlError,
     RedirectError,
+    TimeoutTransportError,
     TlsError,
     TransportError,
 )
 from ansible_collections.mxfed.federation.plugins.module_utils._http import HttpSession
+from ansible_collections.mxfed.federation.plugins.module_utils._verdict import (
+    CONNECTED,
+    IMPLEMENTATIONS,
+    POLICIES,
+    AddressSeen,
+    RouteSeen,
+    TargetSeen,
+    evaluate_all,
+)
 from ansible_collections.mxfed.federation.plugins.module_utils._x509 import (
     X509_V_ERR_CERT_HAS_EXPIRED,
     X509_V_ERR_CERT_NOT_YET_VALID,
@@ -85,6 +95,12 @@ def _homeserver_error(doc):
 
 
 MAX_REDIRECTS = 10
+# A well-known that was served but is unusable: peers skip it and go on to step 4 (spec: "If the
+# response is invalid ... skip to step 4"), so it is a warning while the fallback works and the
+# cause to name when the fallback fails too.
+WELL_KNOWN_UNUSABLE = ('well_known_status', 'well_known_too_large', 'well_known_invalid_json', 'well_known_not_object',
+                       'well_known_missing_m_server', 'well_known_redirect_loop', 'well_known_redirect_limit',
+                       'well_known_redirect_insecure', 'well_known_tls', 'well_known_timeout')
 CACHE_DEFAULT = 24 * 3600  # spec: "default 24 hours"; Synapse adds +-10% jitter
 CACHE_MIN = 5 * 60  # Synapse clamps header values to 5 min .. 48 h
 CACHE_MAX = 48 * 3600
@@ -159,13 +175,20 @@ def cache_period_from_headers(headers_get, now=None):
     return None
 
 
+def _join_labels(names):
+    labels = [POLICIES[name].label for name in names]
+    return labels[0] if len(labels) == 1 else '%s and %s' % (', '.join(labels[:-1]), labels[-1])
+
+
 class DelegationCheck(object):
     """One check of one server name. Use check_server(); this class holds the state."""
 
-    def __init__(self, server_name, network, checks=OPTIONAL_CHECKS, workers=16, pool=None):
+    def __init__(self, server_name, network, checks=OPTIONAL_CHECKS, workers=16, pool=None,
+                 implementations=IMPLEMENTATIONS):
         self.name = parse_server_name(server_name)  # raises ServerNameError before any traffic
         self.network = network
         self.checks = tuple(checks)
+        self.implementations = tuple(implementations)
         self.workers = max(1, int(workers))
         # Leaf tasks (DNS lookups, one address's checks, the client check) run on this pool; they
         # never wait for other tasks, so a pool shared by many checks cannot deadlock.
@@ -184,20 +207,31 @@ class DelegationCheck(object):
         self.addresses = []
         self.keys = None
         self.version = None
-        self.resolution_stopped = False
+        # Why resolution stopped (SRV "." or an SRV lookup failure), and whether it was a DNS
+        # failure: some implementations then fall back to <name>:8448, which is checked too.
+        self.srv_stop = None
+        self.srv_failed = False
+        self.fallback_targets = None
+        self.fallback_addresses = []
+        self.reachability = {}
+        self.federation_ok = False
 
     # ---- helpers ------------------------------------------------------------------------
-    def _dns_problem(self, answer, step):
+    def _dns_problem(self, answer, step, findings=None):
         code = {'servfail': 'dns_servfail', 'timeout': 'dns_timeout', 'nxdomain': 'dns_nxdomain'}.get(answer.status, 'dns_error')
         text = {
             'servfail': 'DNS lookup of %s %s failed with SERVFAIL (%s); servers treat that as an error, not as "no record".',
             'timeout': 'DNS lookup of %s %s timed out (%s).',
             'nxdomain': 'DNS name %s does not exist (NXDOMAIN for %s)%s.',
         }.get(answer.status, 'DNS lookup of %s %s failed (%s).')
-        self.findings.add(code, text % (answer.name, answer.rdtype, answer.error or ''), step=step, name=answer.name)
+        (self.findings if findings is None else findings).add(
+            code, text % (answer.name, answer.rdtype, answer.error or ''), step=step, name=answer.name)
 
-    def _resolve_addresses(self, targets, step, srv_step):
-        """A/AAAA for every target, concurrently; flag SRV targets that are CNAMEs."""
+    def _resolve_addresses(self, targets, step, srv_step, findings=None):
+        """A/AAAA for every target, concurrently; flag SRV targets that are CNAMEs.
+
+        findings: where problems go (default: the report)."""
+        findings = self.findings if findings is None else findings
         jobs = [(target, rdtype) for target in targets for rdtype in self.network.address_types()]
         answers_all = self.network.lookup_many([(target.host, rdtype) for target, rdtype in jobs])
         for target in targets:
@@ -207,20 +241,20 @@ class DelegationCheck(object):
                 family = 4 if rdtype == 'A' else 6
                 target.addresses.extend((rec['address'], family) for rec in answer.records)
                 if srv_step and answer.is_cname and answer.records:
-                    self.findings.add('srv_target_cname', 'SRV target %s is an alias (CNAME) for %s.'
+                    findings.add('srv_target_cname', 'SRV target %s is an alias (CNAME) for %s.'
                                       % (target.host, answer.canonical_name), step=step, canonical=answer.canonical_name)
             failed = [a for _r, a in answers if a.status in ('servfail', 'timeout', 'error')]
             if not target.addresses:
                 if failed:
-                    self._dns_problem(failed[0], step)
+                    self._dns_problem(failed[0], step, findings)
                 elif any(a.status == 'nxdomain' for _r, a in answers):
-                    self.findings.add('dns_nxdomain', 'The host %s does not exist in DNS (NXDOMAIN).' % target.host,
+                    findings.add('dns_nxdomain', 'The host %s does not exist in DNS (NXDOMAIN).' % target.host,
                                       step=step, name=target.host)
                 else:
-                    self.findings.add('no_address', 'The host %s has no %s record.' % (
+                    findings.add('no_address', 'The host %s has no %s record.' % (
                         target.host, '/'.join(self.network.address_types())), step=step, name=target.host)
             elif failed:
-                self.findings.add('dns_partial_failure', '%s lookup of %s failed (%s) while other records resolve.'
+                findings.add('dns_partial_failure', '%s lookup of %s failed (%s) while other records resolve.'
                                   % (failed[0].rdtype, target.host, failed[0].status), step=step,
                                   name=target.host, detail='%s %s' % (failed[0].rdtype, failed[0].status))
             # Keep the order other servers use: IPv6 first is what happy-eyeballs prefers, but we
@@ -252,6 +286,8 @@ class DelegationCheck(object):
         for answer, entry, step in ((fed, fed_entry, steps[0]), (legacy, legacy_entry, steps[1])):
             if answer.status in ('servfail', 'timeout', 'error'):
                 self._dns_problem(answer, step)
+                self.srv_stop = 'the SRV lookup of %s failed (%s)' % (answer.name, answer.status)
+                self.srv_failed = True
                 return step, None
             if answer.status != 'ok':
                 continue
@@ -267,6 +303,7 @@ class DelegationCheck(object):
             if all(r['target'] in ('.', '') for r in records):
                 self.findings.add('srv_no_service', 'SRV %s has the target "." which means "no federation service here"; '
                                   'other servers give up.' % answer.name, step=step, name=answer.name)
+                self.srv_stop = 'SRV %s says "no federation service here" (target ".")' % answer.name
                 return step, None
             ordered = sorted((r for r in records if r['target'] not in ('.', '')),
                              key=lambda r: (r['priority'], -r['weight'], r['target'], r['port']))
@@ -350,8 +387,9 @@ class DelegationCheck(object):
         host = self.name.host
         url = 'https://%s%s' % (host, WELL_KNOWN_PATH)
         record = {'url': url, 'result': None, 'status': None, 'redirects': [], 'content_type': None,
-                  'size': None, 'm_server': None, 'cache': None, 'error': None}
+                  'size': None, 'm_server': None, 'cache': None, 'error': None, 'seconds': None}
         add = self.findings.add
+        started = time.monotonic()
         ips, answers = self._url_addresses(host)
         # Other servers pick one address of the server name each; the reference tester tries only
         # one. Ask every address (in parallel) and compare, when there is more than one.
@@ -363,7 +401,12 @@ class DelegationCheck(object):
                 self._compare_well_known(record, probes, host)
         except TransportError as exc:
             record['error'] = exc.message
-            if isinstance(exc, TlsError):
+            record['seconds'] = round(time.monotonic() - started, 4)
+            if isinstance(exc, TimeoutTransportError):
+                # Peers wait for it too, and some never get to the fallback (the verdict says who).
+                record['result'] = 'timeout'
+                add('well_known_timeout', 'Fetching %s timed out: %s.' % (url, exc.message), step='3', host=host)
+            elif isinstance(exc, TlsError):
                 record['result'] = 'tls_error'
                 add('well_known_tls', 'Fetching %s failed: %s; other servers ignore the well-known file.' % (url, exc.message),
                     step='3', host=host)
@@ -371,6 +414,7 @@ class DelegationCheck(object):
                 record['result'] = 'unreachable'
                 add('well_known_unreachable', 'No well-known file: %s.' % exc.message, step='3', host=host)
             return record, None
+        record['seconds'] = round(time.monotonic() - started, 4)
         record['redirects'] = chain[:-1] if response is not None else chain
         if len(chain) > 1:
             hosts = set(urlsplit(hop['url']).hostname for hop in chain)
@@ -441,7 +485,9 @@ class DelegationCheck(object):
         try:
             delegated = parse_server_name(value)
         except ServerNameError as exc:
-            record['result'] = 'invalid'
+            # Unlike a broken file, a string that is not a server name is not skipped: Synapse
+            # connects to it as given, Dendrite fails the resolution (resolve.go).
+            record['result'] = 'invalid_m_server'
             add('well_known_invalid_m_server', '"m.server" %r in %s is not host[:port]: %s' % (value, url, exc.message),
                 step='3', host=host)
             return record, None
@@ -522,7 +568,6 @@ class DelegationCheck(object):
             step, targets = self._srv_records(host, fed, legacy, 'server_name', ('4', '5', '6'))
             self.step = step
             if targets is None:
-                self.resolution_stopped = True
                 return
             self.targets = targets
             self._resolve_addresses(targets, step, step in ('4', '5'))
@@ -541,9 +586,7 @@ class DelegationCheck(object):
                 dfed, dlegacy = self.network.lookup_many([(SRV_FED + delegated.host, 'SRV'), (SRV_LEGACY + delegated.host, 'SRV')])
             step, targets = self._srv_records(delegated.host, dfed, dlegacy, 'delegated', ('3.3', '3.4', '3.5'))
             self.step = step
-            if targets is None:
-                self.resolution_stopped = True
-            else:
+            if targets is not None:
                 self.targets = targets
                 self._resolve_addresses(targets, step, step in ('3.3', '3.4'))
         if delegated.host.lower() != host.lower():
@@ -576,8 +619,10 @@ class DelegationCheck(object):
             sock, info = self.network.connect_tls(ip, target.port, self.sni)
         except TransportError as exc:
             result['error'] = exc.message
-            if isinstance(exc, TlsError):
+            if isinstance(exc, TlsError) or (isinstance(exc, TimeoutTransportError) and not isinstance(exc, ConnectError)):
                 result['tcp'] = 'ok'
+                # Connected, then no answer: peers wait on this connection until their deadline.
+                result['hung'] = isinstance(exc, TimeoutTransportError)
                 add('tls_handshake_failed', exc.message)
             else:
                 result['tcp'] = exc.kind
@@ -660,6 +705,7 @@ class DelegationCheck(object):
         except TransportError as exc:
             add('keys_request_failed', 'GET /_matrix/key/v2/server failed: %s.' % exc.message)
             result['keys'] = {'error': exc.message}
+            result['hung'] = isinstance(exc, TimeoutTransportError)
             return False
         result['timings']['keys'] = round(time.monotonic() - start, 4)
         self._note_server_header(response, result, add)
@@ -735,9 +781,12 @@ class DelegationCheck(object):
             record['large_transaction'] = {'status': response.status, 'errcode': doc.get('errcode') if is_matrix else None,
                                            'body_size': len(body), 'ok': ok}
             if not ok:
-                if response.status == 413:
-                    add('proxy_body_limit', 'An unauthenticated %d-byte transaction got HTTP 413 from the proxy, not '
-                        'the homeserver\'s Matrix error.' % len(body))
+                if response.status in (413,) + BACKEND_DOWN_STATUSES:
+                    # nginx answers 413; Caddy 2.6's request_body max_size answers 502. The
+                    # homeserver answered the small requests before, so it is the body's size.
+                    add('proxy_body_limit', 'An unauthenticated %d-byte transaction got HTTP %d from the proxy, not '
+                        'the homeserver\'s Matrix error: transactions larger than the proxy\'s body limit (large '
+                        'events, many events at once) fail, small ones pass.' % (len(body), response.status))
                 else:
                     add('proxy_nonmatrix_response', 'PUT /_matrix/federation/v1/send answered HTTP %d without a Matrix '
                         'error (expected 401 M_UNAUTHORIZED).' % response.status)
@@ -832,6 +881,8 @@ class DelegationCheck(object):
                 for ip, family in target.addresses:
                     jobs.append((target, ip, family, pool.submit(self.check_address, target, ip, family)))
             per_address = [(target, fut.result()) for target, _ip, _family, fut in jobs]
+            if self.srv_failed:
+                self._check_fallback(pool)
             if client_future is not None:
                 self.client, client_found = client_future.result()
                 self.findings.items.extend(client_found)
@@ -841,6 +892,89 @@ class DelegationCheck(object):
         self._finish(per_address)
         elapsed = time.monotonic() - start
         return self.result(elapsed)
+
+    def _check_fallback(self, pool):
+        """After an SRV lookup failure Synapse fails the request, but Dendrite and Conduit go on
+        to <name>:8448: check that route too, quietly (it is not the spec's route; the verdict
+        cites what it found)."""
+        quiet = Findings()
+        self.fallback_targets = [Target(self.tls_name, DEFAULT_FEDERATION_PORT)]
+        self._resolve_addresses(self.fallback_targets, self.step, False, findings=quiet)
+        jobs = [(target, pool.submit(self.check_address, target, ip, family))
+                for target in self.fallback_targets for ip, family in target.addresses]
+        self.fallback_addresses = [(target, fut.result()) for target, fut in jobs]
+
+    def _route_seen(self, per_address, targets=None, fallback=None):
+        """What peers walk: the targets in order, each address as the check saw it."""
+        results = {}
+        for target, (res, found) in per_address:
+            problems = [f.message for f in found if f.level == ERROR]
+            results[(id(target), res['address'])] = AddressSeen(
+                res['address'], res['tcp'] if res['tcp'] in ('refused', 'timeout', 'unreachable') else CONNECTED,
+                res['ok'], problem=problems[0] if problems else res.get('error'),
+                seconds=res['timings'].get('connect_tls', 0.0), hangs=bool(res.get('hung')))
+        seen = []
+        for target in self.targets if targets is None else targets:
+            dns_problem = ', '.join('%s %s' % (a.rdtype, a.status) for a in target.dns if a.status != 'ok') or None
+            seen.append(TargetSeen(target.host, target.port, [results[(id(target), ip)] for ip, _f in target.addresses
+                                                              if (id(target), ip) in results],
+                                   srv=target.srv, priority=target.priority, dns_problem=dns_problem))
+        if targets is not None:
+            return RouteSeen(targets=seen)
+        wk = self.well_known.get('result')
+        if wk in ('delegated', 'skipped', 'timeout', 'invalid_m_server'):
+            state = wk
+        else:
+            state = 'none'
+        problem = self.well_known.get('error') or self.well_known.get('m_server')
+        if wk == 'invalid_m_server':
+            problem = repr(self.well_known.get('m_server'))
+        stopped = self.srv_stop is not None and not self.targets
+        split = '; '.join(f.message for f in self.findings.items if f.code in ('well_known_inconsistent', 'keys_differ'))
+        return RouteSeen(well_known=state, well_known_problem=problem, targets=None if stopped else seen,
+                         srv_stop=self.srv_stop, srv_failed=self.srv_failed, fallback=fallback,
+                         well_known_seconds=self.well_known.get('seconds') or 0.0, split=split or None)
+
+    def _verdict(self, per_address):
+        fallback = None
+        if self.fallback_targets is not None:
+            fallback = self._route_seen(self.fallback_addresses, targets=self.fallback_targets)
+        route = self._route_seen(per_address, fallback=fallback)
+        self.reachability = evaluate_all(route)
+        ok = all(self.reachability[name].reachable for name in self.implementations)
+        failing = [name for name in self.implementations if not self.reachability[name].reachable]
+        for finding in self.findings.items:
+            if ok and finding.level == ERROR:
+                # Peers skip past it today; it stays in the report as the risk it is.
+                finding.demote('Peers reach the server another way today (%s), so this is a risk, not a failure.'
+                               % self.reachability[self.implementations[0]].address)
+            elif not ok and finding.code in WELL_KNOWN_UNUSABLE:
+                # The fallback failed too: now the broken well-known is the cause to name.
+                finding.promote()
+        # One line per distinct reason, naming every implementation it stops; the cause first,
+        # then the evidence.
+        causes, others = [], []
+        for name in IMPLEMENTATIONS:
+            reach = self.reachability[name]
+            if not reach.reachable:
+                group = causes if name in failing else others
+                for entry in group:
+                    if entry[0] == reach.reason:
+                        entry[1].append(name)
+                        break
+                else:
+                    group.append((reach.reason, [name]))
+        lines = []
+        for code, group in (('peer_unreachable', causes), ('peer_unreachable_other', others)):
+            for reason, names in group:
+                labels = _join_labels(names)
+                text = '%s would not reach %s: %s.' % (labels, self.name.raw, reason)
+                unmeasured = [POLICIES[n].label for n in names if not POLICIES[n].measured]
+                if unmeasured:
+                    text += ' (%s: modelled from the source, not measured.)' % ', '.join(unmeasured)
+                lines.append(Finding(code, text, implementation=labels))
+        self.findings.items[:0] = lines
+        return ok
 
     def _finish(self, per_address):
         # AAAA without an IPv6 listener while IPv4 works: a warning, not an error (servers fall
@@ -858,7 +992,9 @@ class DelegationCheck(object):
             self.findings.add('federation_port_443', 'Federation is served on port 443, shared with clients and web '
                               'traffic (%s).' % ', '.join('%s:%d' % (t.host, t.port) for t in self.targets if t.port == 443),
                               step=self.step)
-        with_keys = [res for res in self.addresses if isinstance(res.get('keys'), dict) and res['keys'].get('verify_keys')]
+        # Only addresses a peer would accept (verified TLS for the right name) hand out keys that count.
+        with_keys = [res for res in self.addresses if isinstance(res.get('keys'), dict) and res['keys'].get('verify_keys')
+                     and (res.get('tls') or {}).get('verified') and (res.get('certificate') or {}).get('name_ok')]
         if with_keys:
             prints = {}
             for res in with_keys:
@@ -877,6 +1013,7 @@ class DelegationCheck(object):
         if self.targets and self.addresses and not any(res['ok'] for res in self.addresses) \
                 and not any(f.level == ERROR for f in self.findings.items):
             self.findings.add('no_usable_address', 'No address passed the checks.')
+        self.federation_ok = self._verdict(per_address)
 
     def route_text(self):
         """e.g. 'step 3.3: well-known -> matrix.example.org; SRV _matrix-fed._tcp.matrix.example.org
@@ -899,7 +1036,6 @@ class DelegationCheck(object):
         errors = [f.as_dict() for f in self.findings.items if f.level == ERROR]
         warnings = [f.as_dict() for f in self.findings.items if f.level == WARNING]
         notes = [f.as_dict() for f in self.findings.items if f.level == INFO]
-        federation_ok = not errors and any(res['ok'] for res in self.addresses)
         out = {
             'server_name': self.name.raw,
             'step': self.step,
@@ -919,19 +1055,32 @@ class DelegationCheck(object):
             'errors': errors,
             'warnings': warnings,
             'notes': notes,
-            'federation_ok': federation_ok,
+            'federation_ok': self.federation_ok,
+            'implementations': list(self.implementations),
+            'reachable_from': dict((name, reach.reachable) for name, reach in self.reachability.items()),
+            'reachability': dict((name, reach.as_dict()) for name, reach in self.reachability.items()),
+            'fallback': None if self.fallback_targets is None else {
+                'targets': [t.as_dict() for t in self.fallback_targets],
+                'addresses': [res for _t, (res, _f) in self.fallback_addresses]},
             'elapsed': round(elapsed, 4) if elapsed is not None else None,
         }
         out['summary'] = build_summary(self.name.raw, out)
         return out
 
 
-def check_server(server_name, network, checks=OPTIONAL_CHECKS, workers=16, pool=None):
-    """Check one server name. Raises ServerNameError (before any traffic) for bad input."""
+def check_server(server_name, network, checks=OPTIONAL_CHECKS, workers=16, pool=None, implementations=IMPLEMENTATIONS):
+    """Check one server name. Raises ServerNameError (before any traffic) for bad input.
+
+    implementations: whose failure to reach the server makes federation_ok false."""
     unknown = [c for c in checks if c not in OPTIONAL_CHECKS]
     if unknown:
         raise ValueError('unknown check group(s): %s' % ', '.join(unknown))
-    return DelegationCheck(server_name, network, checks=checks, workers=workers, pool=pool).run()
+    unknown = [i for i in implementations if i not in IMPLEMENTATIONS]
+    if unknown or not implementations:
+        raise ValueError('implementations must be one or more of %s (got %s)' % (', '.join(IMPLEMENTATIONS),
+                                                                                 ', '.join(implementations) or 'none'))
+    return DelegationCheck(server_name, network, checks=checks, workers=workers, pool=pool,
+                           implementations=implementations).run()
 
 
 def input_error_result(server_name, exc):
@@ -942,7 +1091,7 @@ def input_error_result(server_name, exc):
     return out
 
 
-def check_many(server_names, network, checks=OPTIONAL_CHECKS, concurrency=32, workers=16):
+def check_many(server_names, network, checks=OPTIONAL_CHECKS, concurrency=32, workers=16, implementations=IMPLEMENTATIONS):
     """Check many server names; results in input order; bad names give an error result.
 
     concurrency names are checked at once; their DNS lookups and per-address checks share one
@@ -951,7 +1100,7 @@ def check_many(server_names, network, checks=OPTIONAL_CHECKS, concurrency=32, wo
     """
     def one(name, pool=None):
         try:
-            return check_server(name, network, checks=checks, workers=workers, pool=pool)
+            return check_server(name, network, checks=checks, workers=workers, pool=pool, implementations=implementations)
         except ServerNameError as exc:
             return input_error_result(name, exc)
 

@@ -31,24 +31,27 @@ CODES = {
     'well_known_absent': (INFO, '3', 'Nothing to do unless you meant to delegate: then serve /.well-known/matrix/server.'),
     'well_known_unreachable': (INFO, '3', 'Nothing to do unless you meant to delegate: then serve https://{host}/.well-known/matrix/server.'),
     'well_known_tls': (WARNING, '3', 'Give https://{host} a certificate for {host} from a public CA, with its full chain.'),
-    'well_known_status': (ERROR, '3', 'Make https://{host}/.well-known/matrix/server answer 200 with {{"m.server": "<host>[:port]"}}.'),
+    'well_known_status': (WARNING, '3', 'Make https://{host}/.well-known/matrix/server answer 200 with {{"m.server": "<host>[:port]"}}.'),
     'well_known_redirect': (WARNING, '3', 'Serve the file directly on https://{host}/.well-known/matrix/server; redirects cost a '
                                           'round trip and older servers do not follow them.'),
     'well_known_redirect_cross_host': (WARNING, '3', 'Serve the file on {host} itself instead of redirecting to another host.'),
-    'well_known_redirect_loop': (ERROR, '3', 'Fix the redirect loop on https://{host}/.well-known/matrix/server (check the web server '
+    'well_known_redirect_loop': (WARNING, '3', 'Fix the redirect loop on https://{host}/.well-known/matrix/server (check the web server '
                                              'rewrite rules).'),
-    'well_known_redirect_limit': (ERROR, '3', 'Serve the file with fewer than 10 redirects, ideally none.'),
-    'well_known_redirect_insecure': (ERROR, '3', 'Redirect only to https:// URLs.'),
-    'well_known_too_large': (ERROR, '3', 'Serve a small JSON object (servers read at most 50 KiB).'),
-    'well_known_invalid_json': (ERROR, '3', 'Serve valid JSON such as {{"m.server": "matrix.{host}:443"}}; other servers silently '
+    'well_known_redirect_limit': (WARNING, '3', 'Serve the file with fewer than 10 redirects, ideally none.'),
+    'well_known_redirect_insecure': (WARNING, '3', 'Redirect only to https:// URLs.'),
+    'well_known_too_large': (WARNING, '3', 'Serve a small JSON object (servers read at most 50 KiB).'),
+    'well_known_invalid_json': (WARNING, '3', 'Serve valid JSON such as {{"m.server": "matrix.{host}:443"}}; other servers silently '
                                             'ignore an invalid file.'),
-    'well_known_not_object': (ERROR, '3', 'Serve a JSON object, e.g. {{"m.server": "matrix.{host}:443"}}.'),
-    'well_known_missing_m_server': (ERROR, '3', 'Add the "m.server" key, e.g. {{"m.server": "matrix.{host}:443"}}.'),
+    'well_known_not_object': (WARNING, '3', 'Serve a JSON object, e.g. {{"m.server": "matrix.{host}:443"}}.'),
+    'well_known_missing_m_server': (WARNING, '3', 'Add the "m.server" key, e.g. {{"m.server": "matrix.{host}:443"}}.'),
     'well_known_invalid_m_server': (ERROR, '3', 'Set "m.server" to host[:port] (no scheme, no path), e.g. "matrix.{host}:443".'),
     'well_known_inconsistent': (ERROR, '3', 'Serve the same /.well-known/matrix/server on every address of {host} '
                                        '(check each web server or load-balancer backend).'),
     'well_known_address_unreachable': (WARNING, '3', 'Make every address of {host} answer HTTPS on port 443, or remove '
                                                      'the A/AAAA records that do not; servers that pick them see no delegation.'),
+    'well_known_timeout': (WARNING, '3', 'Make https://{host}/.well-known/matrix/server answer within a second or two, or stop '
+                                         'https://{host} from accepting connections it never answers: peers wait for it '
+                                         'before they try anything else.'),
     'well_known_content_type': (WARNING, '3', 'Serve the file with "Content-Type: application/json".'),
     'well_known_cache_short': (INFO, '3', 'Let servers cache the file: drop no-store or use a max-age of at least 300.'),
     # DNS (steps 2, 3.x, 4, 5, 6)
@@ -104,14 +107,19 @@ CODES = {
     'client_cors_missing': (WARNING, 'client', 'Add "Access-Control-Allow-Origin: *" to {url} so web clients can read it.'),
     'client_versions_failed': (WARNING, 'client', 'Make {url} reach the homeserver client API (base_url must point at it).'),
     # reverse-proxy behaviour (optional check group)
-    'proxy_body_limit': (ERROR, 'proxy', 'Raise the request body limit for /_matrix on {ip}:{port} (e.g. nginx client_max_body_size '
-                                         '50M); large transactions are rejected by the proxy.'),
+    'proxy_body_limit': (WARNING, 'proxy', 'Raise the request body limit for /_matrix on {ip}:{port} to at least the homeserver\'s '
+                                           'upload limit (nginx client_max_body_size 50M; Caddy request_body max_size 50MB).'),
     'proxy_upload_closed': (WARNING, 'proxy', 'A large PUT /_matrix/federation/v1/send was cut off on {ip}:{port}: check the proxy body limits.'),
-    'proxy_path_mangled': (ERROR, 'proxy', 'Pass the request URI to the homeserver unchanged on {ip}:{port} (nginx: proxy_pass '
+    'proxy_path_mangled': (WARNING, 'proxy', 'Pass the request URI to the homeserver unchanged on {ip}:{port} (nginx: proxy_pass '
                                            'without a URI part; no decoding of %2F).'),
-    'proxy_nonmatrix_response': (ERROR, 'proxy', 'Route all of /_matrix/ on {ip}:{port} to the homeserver, including percent-encoded paths.'),
+    'proxy_nonmatrix_response': (WARNING, 'proxy', 'Route all of /_matrix/ on {ip}:{port} to the homeserver, including percent-encoded paths.'),
     # overall
     'no_usable_address': (ERROR, 'connect', 'No address passed all checks: fix the errors above.'),
+    # the verdict (_verdict.py): a peer walking the route as its implementation does
+    'peer_unreachable': (ERROR, 'verdict', 'Fix what {implementation} runs into first (this line); the findings below are the '
+                                           'evidence.'),
+    'peer_unreachable_other': (WARNING, 'verdict', '{implementation} servers cannot federate with you (not among the '
+                                                   'implementations this check enforces): fix it for them too.'),
 }
 
 
@@ -129,6 +137,15 @@ class Finding(object):
         except (KeyError, IndexError):
             self.fix = fix
         self.address = address
+
+    def demote(self, note):
+        """An error on a part of the route that peers skip past: a warning naming the risk."""
+        self.level = WARNING
+        self.message = '%s %s' % (self.message, note)
+
+    def promote(self):
+        """A warning that has become the cause (e.g. a broken well-known whose fallback fails)."""
+        self.level = ERROR
 
     def as_dict(self):
         return {
@@ -168,6 +185,13 @@ def build_summary(server_name, result):
     verdict = 'OK' if result.get('federation_ok') else 'FAILED'
     route = result.get('route') or ''
     lines.append('Federation check for %s: %s%s' % (server_name, verdict, (' (' + route + ')') if route else ''))
+    reach = result.get('reachability') or {}
+    if reach:
+        enforced = result.get('implementations') or []
+        lines.append('Reached by: %s' % ', '.join(
+            '%s %s%s%s' % (name, 'yes' if item['reachable'] else 'NO', '' if item['measured'] else ' (modelled)',
+                           '' if name in enforced else ' (not enforced)')
+            for name, item in reach.items()))
     errors = list(result.get('errors', []))
     warnings = list(result.get('warnings', []))
     seen = set()

@@ -24,6 +24,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     ConnectRefusedError,
     ConnectTimeoutError,
     ConnectUnreachableError,
+    RequestTimeoutError,
     TlsError,
     TransportError,
     short_error,
@@ -99,6 +100,11 @@ class Dialer(object):
             info = TlsInfo(verified=False, verify_code=exc.verify_code, verify_message=exc.verify_message)
             self._diagnose(ip, port, sni, info)
             return None, info
+        except socket.timeout:
+            # The server accepted the connection and never answered the handshake: peers hang
+            # on it until their deadline, which is not a TLS problem but a timeout.
+            raw.close()
+            raise RequestTimeoutError('TLS handshake with %s port %d got no answer within %.0f s' % (ip, port, self.timeout))
         except (ssl.SSLError, OSError) as exc:
             raw.close()
             raise TlsError('TLS handshake with %s port %d failed: %s' % (ip, port, short_error(exc)))

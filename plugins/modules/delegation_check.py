@@ -26,8 +26,13 @@ description:
   - Optionally checks the federation version endpoint, the client well-known (base URL and CORS) and
     whether a reverse proxy in front of the homeserver rejects large transactions or decodes
     percent-encoded paths.
+  - Decides the verdict as real homeservers do (the route decides it, not "no error anywhere"): for
+    Synapse, Dendrite and Conduit in turn it walks the route with that implementation's fallbacks and
+    deadlines (RV(reachable_from), RV(reachability)) and asks whether it ends at an address that proves
+    the server's identity. Problems peers skip past (a broken well-known whose fallback works, one dead
+    address or SRV target before a working one) become warnings that name the risk.
   - Returns a structured report and a short human summary that says what to change. The task fails
-    when other servers could not federate with the server name.
+    when an implementation listed in O(implementations) could not federate with the server name.
   - Read-only. TLS verification cannot be turned off; use O(ca_path) to add a private CA.
 author:
   - mxfed.federation contributors (@mxfed)
@@ -89,6 +94,17 @@ options:
       - Also fail when the check found only warnings (setups that work but bite later).
     type: bool
     default: false
+  implementations:
+    description:
+      - Whose failure to reach the server fails the task. The check always evaluates all of them and
+        returns each verdict in RV(reachable_from); for the others an unreachable verdict is a warning
+        (C(peer_unreachable_other)).
+      - V(synapse) and V(dendrite) follow what Synapse 1.163 and Dendrite 0.13.8 were measured to do in the
+        project's differential lab; V(conduit) is modelled from Conduit's source (not measured).
+    type: list
+    elements: str
+    choices: [synapse, dendrite, conduit]
+    default: [synapse, dendrite, conduit]
 notes:
   - Run it where the network view matches other homeservers', usually on the controller with
     C(delegate_to=localhost), not on the homeserver itself.
@@ -123,6 +139,12 @@ EXAMPLES = r'''
     timeout: 5
   delegate_to: localhost
 
+- name: Only Synapse peers matter for this server
+  mxfed.federation.delegation_check:
+    server_name: example.org
+    implementations: [synapse]
+  delegate_to: localhost
+
 - name: Gate a deploy on a warning-free setup
   mxfed.federation.delegation_check:
     server_name: example.org
@@ -132,10 +154,63 @@ EXAMPLES = r'''
 
 RETURN = r'''
 federation_ok:
-  description: V(true) when other servers can find and trust the server, that is no errors and at least one address passed.
+  description:
+    - V(true) when every implementation in O(implementations) reaches an address that proves the server's identity
+      (TLS for the right name, keys signed for the server name), walking the route with its own fallbacks and deadlines.
   returned: always
   type: bool
   sample: true
+implementations:
+  description: The implementations whose verdict decided RV(federation_ok).
+  returned: success
+  type: list
+  elements: str
+  sample: [synapse, dendrite, conduit]
+reachable_from:
+  description: Per implementation, whether a server of that kind would reach this one.
+  returned: success
+  type: dict
+  sample: {"synapse": true, "dendrite": true, "conduit": true}
+  contains:
+    synapse:
+      description: Synapse's verdict.
+      type: bool
+    dendrite:
+      description: Dendrite's verdict.
+      type: bool
+    conduit:
+      description: Conduit's verdict (modelled from its source).
+      type: bool
+reachability:
+  description: Per implementation, the verdict with its reason.
+  returned: success
+  type: dict
+  sample: {"synapse": {"reachable": false, "measured": true, "address": null, "skipped": [],
+            "reason": "a.example.org:8448: no address connected (192.0.2.6 timeout); Synapse waits 30 s ..."}}
+  contains:
+    reachable:
+      description: Same as in RV(reachable_from).
+      type: bool
+    reason:
+      description: Why not, in the order the implementation walks the route; V(null) when reachable.
+      type: str
+    measured:
+      description: V(true) when the rules were measured against a real server of that kind, V(false) when modelled
+        from its source.
+      type: bool
+    address:
+      description: Where it gets through (C(host:port (ip))), else V(null).
+      type: str
+    skipped:
+      description: What it skipped past on the way (dead addresses, targets that failed).
+      type: list
+      elements: str
+fallback:
+  description: After an SRV lookup failure, the C(<name>:8448) route that Dendrite and Conduit take (targets, addresses,
+    as in RV(targets) and RV(addresses)); V(null) otherwise.
+  returned: success
+  type: dict
+  sample: null
 summary:
   description: Short human text - the verdict, the path taken and for each error and warning what to change.
   returned: always
@@ -191,8 +266,9 @@ well_known:
       sample: https://example.org/.well-known/matrix/server
     result:
       description:
-        - V(delegated), V(absent) (404), V(unreachable), V(tls_error), V(http_error), V(too_large), V(invalid_json),
-          V(invalid), V(redirect_loop), V(redirect_limit), V(redirect_insecure), or V(skipped) (steps 1 and 2).
+        - V(delegated), V(absent) (404), V(unreachable), V(timeout), V(tls_error), V(http_error), V(too_large),
+          V(invalid_json), V(invalid), V(invalid_m_server) (a string that is not a server name), V(redirect_loop),
+          V(redirect_limit), V(redirect_insecure), or V(skipped) (steps 1 and 2).
       type: str
       sample: delegated
     status:
@@ -225,6 +301,10 @@ well_known:
       description: Transport error text, if any.
       type: str
       sample: null
+    seconds:
+      description: How long the fetch took (redirects included).
+      type: float
+      sample: 0.03
     per_address:
       description: When the server name has several addresses, what each one answered (address, answer, error); they
         must agree, because every other server picks one of them.
@@ -407,15 +487,18 @@ checks:
 errors:
   description:
     - Problems that stop some or all servers from federating. Each has C(code), C(level), C(step) (algorithm row or phase
-      V(input), V(dns), V(connect), V(tls), V(keys), V(proxy)), C(message), C(fix) and C(address).
+      V(input), V(dns), V(connect), V(tls), V(keys), V(proxy), V(verdict)), C(message), C(fix) and C(address).
+    - When federation fails, the first entries are C(peer_unreachable), one per distinct reason, naming the implementations
+      it stops; the rest are the evidence.
+    - The codes below are errors when federation depends on them; when peers reach the server another way they are
+      reported in RV(warning_findings) instead, their message saying so. Well-known codes listed under RV(warning_findings)
+      that describe an unusable file become errors when its fallback fails too.
     - "Codes: name_empty, name_scheme, name_path, name_port_invalid, name_ipv6_malformed, name_ipv4_malformed, name_invalid,
-      well_known_status, well_known_inconsistent, well_known_redirect_loop, well_known_redirect_limit, well_known_redirect_insecure,
-      well_known_too_large, well_known_invalid_json, well_known_not_object, well_known_missing_m_server,
-      well_known_invalid_m_server, dns_servfail, dns_timeout, dns_error, dns_nxdomain, no_address, srv_no_service,
-      tcp_connect_failed, tls_handshake_failed, tls_missing_intermediate, tls_untrusted, tls_cert_expired,
-      tls_cert_not_yet_valid, tls_name_mismatch, keys_request_failed, backend_unavailable, keys_status, keys_invalid_json,
-      keys_server_name_mismatch, keys_no_ed25519, keys_unsigned, keys_bad_signature, keys_expired, keys_differ,
-      proxy_body_limit, proxy_path_mangled, proxy_nonmatrix_response, no_usable_address."
+      well_known_invalid_m_server, well_known_inconsistent, dns_servfail, dns_timeout, dns_error, dns_nxdomain,
+      no_address, srv_no_service, tcp_connect_failed, tls_handshake_failed, tls_missing_intermediate, tls_untrusted,
+      tls_cert_expired, tls_cert_not_yet_valid, tls_name_mismatch, keys_request_failed, backend_unavailable,
+      keys_status, keys_invalid_json, keys_server_name_mismatch, keys_no_ed25519, keys_unsigned, keys_bad_signature,
+      keys_expired, keys_differ, no_usable_address, peer_unreachable."
   returned: always
   type: list
   elements: dict
@@ -426,10 +509,14 @@ warning_findings:
     - Setups that work today but bite, same fields as RV(errors).
     - Not called C(warnings) because Ansible reserves that key for plain text warnings, which the module also emits, one
       line per finding.
-    - "Codes: well_known_tls, well_known_address_unreachable, well_known_redirect, well_known_redirect_cross_host, well_known_content_type,
-      dns_partial_failure, srv_target_cname, srv_deprecated, ipv6_not_listening, tls_cert_expiring, federation_port_443,
-      proxy_cloudflare, keys_content_type, keys_expiring, version_failed, client_well_known_missing,
-      client_well_known_invalid, client_cors_missing, client_versions_failed, proxy_upload_closed."
+    - "Codes: well_known_tls, well_known_status, well_known_redirect, well_known_redirect_cross_host,
+      well_known_redirect_loop, well_known_redirect_limit, well_known_redirect_insecure, well_known_too_large,
+      well_known_invalid_json, well_known_not_object, well_known_missing_m_server, well_known_address_unreachable,
+      well_known_timeout, well_known_content_type, dns_partial_failure, srv_target_cname, srv_deprecated,
+      ipv6_not_listening, tls_cert_expiring, federation_port_443, proxy_cloudflare, keys_content_type,
+      keys_expiring, version_failed, client_well_known_missing, client_well_known_invalid, client_cors_missing,
+      client_versions_failed, proxy_body_limit, proxy_upload_closed, proxy_path_mangled, proxy_nonmatrix_response,
+      peer_unreachable_other."
   returned: always
   type: list
   elements: dict
@@ -467,6 +554,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._dns import (
     HAS_DNSPYTHON,
 )
 from ansible_collections.mxfed.federation.plugins.module_utils._network import Network
+from ansible_collections.mxfed.federation.plugins.module_utils._verdict import IMPLEMENTATIONS
 
 
 def make_network(params):
@@ -485,6 +573,7 @@ def main():
             ip_version=dict(type='str', choices=['any', '4', '6'], default='any'),
             checks=dict(type='list', elements='str', choices=list(OPTIONAL_CHECKS), default=list(OPTIONAL_CHECKS)),
             fail_on_warning=dict(type='bool', default=False),
+            implementations=dict(type='list', elements='str', choices=list(IMPLEMENTATIONS), default=list(IMPLEMENTATIONS)),
         ),
         supports_check_mode=True,
     )
@@ -517,7 +606,11 @@ def main():
         # dnspython raises NoResolverConfiguration without /etc/resolv.conf.
         module.fail_json(msg='Cannot set up DNS/TLS: %s' % exc, exception=traceback.format_exc())
 
-    result = check_server(params['server_name'], network, checks=params['checks'] or [])
+    if not params['implementations']:
+        module.fail_json(msg='implementations must name at least one of %s: whose failure to reach the server fails the '
+                         'task.' % ', '.join(IMPLEMENTATIONS))
+    result = check_server(params['server_name'], network, checks=params['checks'] or [],
+                          implementations=params['implementations'])
     # Ansible treats a top-level "warnings" key as deprecation-style warnings of strings; keep our
     # structured list under its own key and show short lines through module.warn.
     structured_warnings = result.pop('warnings')

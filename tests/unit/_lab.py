@@ -455,6 +455,7 @@ class Lab(object):
         self.port_map = {}
         self.servers = []
         self.connects = []
+        self._held = []  # sockets of blackhole() and silent() listeners, closed by close()
 
     def https(self, ip, port, names, app=None, expired=False, chain='full', days=90):
         certfile, keyfile = self.pki.leaf(list(names), expired=expired, chain=chain, days=days)
@@ -466,6 +467,44 @@ class Lab(object):
     def closed(self, ip, port):
         """Map (ip, port) to a port where nothing listens (connection refused)."""
         self.port_map[(ip, port)] = (ip, free_port(ip))
+
+    def blackhole(self, ip, port):
+        """Map (ip, port) to a listener whose accept queue is full: the kernel drops new SYNs, so a
+        connection attempt hangs until its timeout, as with a firewall that drops packets."""
+        listener = socket.socket(socket.AF_INET6 if ':' in ip else socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind((ip, 0))
+        listener.listen(0)
+        real = listener.getsockname()[1]
+        fillers = []
+        for _ in range(3):
+            filler = socket.socket(listener.family, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            try:
+                filler.connect((ip, real))
+            except (BlockingIOError, OSError):
+                pass
+            fillers.append(filler)
+        time.sleep(0.05)
+        self._held.extend([listener] + fillers)
+        self.port_map[(ip, port)] = (ip, real)
+
+    def silent(self, ip, port):
+        """Map (ip, port) to a listener that accepts connections and never sends a byte."""
+        listener = socket.socket(socket.AF_INET6 if ':' in ip else socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind((ip, 0))
+        listener.listen(16)
+        self._held.append(listener)
+
+        def hold():
+            while True:
+                try:
+                    conn, _peer = listener.accept()
+                except OSError:
+                    return
+                self._held.append(conn)
+
+        threading.Thread(target=hold, daemon=True).start()
+        self.port_map[(ip, port)] = (ip, listener.getsockname()[1])
 
     def network(self, **kwargs):
         kwargs.setdefault('nameservers', [self.dns.ip])
@@ -510,6 +549,9 @@ class Lab(object):
         for server in self.servers:
             server.close()
         self.servers = []
+        for sock in self._held:
+            sock.close()
+        self._held = []
 
 
 def make_pki():
