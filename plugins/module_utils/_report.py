@@ -36,12 +36,12 @@ CODES = {
                                           'round trip and older servers do not follow them.'),
     'well_known_redirect_cross_host': (WARNING, '3', 'Serve the file on {host} itself instead of redirecting to another host.'),
     'well_known_redirect_loop': (WARNING, '3', 'Fix the redirect loop on https://{host}/.well-known/matrix/server (check the web server '
-                                             'rewrite rules).'),
+                                               'rewrite rules).'),
     'well_known_redirect_limit': (WARNING, '3', 'Serve the file with fewer than 10 redirects, ideally none.'),
     'well_known_redirect_insecure': (WARNING, '3', 'Redirect only to https:// URLs.'),
     'well_known_too_large': (WARNING, '3', 'Serve a small JSON object (servers read at most 50 KiB).'),
     'well_known_invalid_json': (WARNING, '3', 'Serve valid JSON such as {{"m.server": "matrix.{host}:443"}}; other servers silently '
-                                            'ignore an invalid file.'),
+                                              'ignore an invalid file.'),
     'well_known_not_object': (WARNING, '3', 'Serve a JSON object, e.g. {{"m.server": "matrix.{host}:443"}}.'),
     'well_known_missing_m_server': (WARNING, '3', 'Add the "m.server" key, e.g. {{"m.server": "matrix.{host}:443"}}.'),
     'well_known_invalid_m_server': (ERROR, '3', 'Set "m.server" to host[:port] (no scheme, no path), e.g. "matrix.{host}:443".'),
@@ -111,13 +111,13 @@ CODES = {
                                            'upload limit (nginx client_max_body_size 50M; Caddy request_body max_size 50MB).'),
     'proxy_upload_closed': (WARNING, 'proxy', 'A large PUT /_matrix/federation/v1/send was cut off on {ip}:{port}: check the proxy body limits.'),
     'proxy_path_mangled': (WARNING, 'proxy', 'Pass the request URI to the homeserver unchanged on {ip}:{port} (nginx: proxy_pass '
-                                           'without a URI part; no decoding of %2F).'),
+                                             'without a URI part; no decoding of %2F).'),
     'proxy_nonmatrix_response': (WARNING, 'proxy', 'Route all of /_matrix/ on {ip}:{port} to the homeserver, including percent-encoded paths.'),
     # overall
     'no_usable_address': (ERROR, 'connect', 'No address passed all checks: fix the errors above.'),
     # the verdict (_verdict.py): a peer walking the route as its implementation does
-    'peer_unreachable': (ERROR, 'verdict', 'Fix what {implementation} runs into first (this line); the findings below are the '
-                                           'evidence.'),
+    'peer_unreachable': (ERROR, 'verdict', 'Fix what this line names first; the findings after it are the evidence and say '
+                                           'how.'),
     'peer_unreachable_other': (WARNING, 'verdict', '{implementation} servers cannot federate with you (not among the '
                                                    'implementations this check enforces): fix it for them too.'),
 }
@@ -188,10 +188,11 @@ def build_summary(server_name, result):
     reach = result.get('reachability') or {}
     if reach:
         enforced = result.get('implementations') or []
-        lines.append('Reached by: %s' % ', '.join(
-            '%s %s%s%s' % (name, 'yes' if item['reachable'] else 'NO', '' if item['measured'] else ' (modelled)',
-                           '' if name in enforced else ' (not enforced)')
-            for name, item in reach.items()))
+        def label(name, item):
+            notes = [text for text, show in (('modelled', not item['measured']), ('not enforced', name not in enforced))
+                     if show]
+            return '%s %s%s' % (name, 'yes' if item['reachable'] else 'NO', ' (%s)' % ', '.join(notes) if notes else '')
+        lines.append('Reached by: %s' % ', '.join(label(name, item) for name, item in reach.items()))
     errors = list(result.get('errors', []))
     warnings = list(result.get('warnings', []))
     seen = set()

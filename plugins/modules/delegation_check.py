@@ -26,7 +26,7 @@ description:
   - Optionally checks the federation version endpoint, the client well-known (base URL and CORS) and
     whether a reverse proxy in front of the homeserver rejects large transactions or decodes
     percent-encoded paths.
-  - Decides the verdict as real homeservers do (the route decides it, not "no error anywhere"): for
+  - Decides the verdict as real homeservers do (the route decides it, not "no error anywhere"); for
     Synapse, Dendrite and Conduit in turn it walks the route with that implementation's fallbacks and
     deadlines (RV(reachable_from), RV(reachability)) and asks whether it ends at an address that proves
     the server's identity. Problems peers skip past (a broken well-known whose fallback works, one dead

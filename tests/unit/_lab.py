@@ -476,7 +476,7 @@ class Lab(object):
         listener.listen(0)
         real = listener.getsockname()[1]
         fillers = []
-        for _ in range(3):
+        while len(fillers) < 3:
             filler = socket.socket(listener.family, socket.SOCK_STREAM)
             filler.setblocking(False)
             try:

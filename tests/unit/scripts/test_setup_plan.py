@@ -57,8 +57,8 @@ def test_bare_path_installs_every_tool(tmp_path):
 
 
 def test_python_without_venv_module(tmp_path):
-    install, _ = plan(tmp_path, {**TOOLS, "python3": PY_WITHOUT_VENV, "docker": ANSWERS})
-    assert install == ["python3-venv"]
+    install, engine = plan(tmp_path, {**TOOLS, "python3": PY_WITHOUT_VENV, "docker": ANSWERS})
+    assert (install, engine) == (["python3-venv"], "running")
 
 
 def test_plan_changes_nothing(tmp_path):
