@@ -14,6 +14,14 @@
     hostname    = IPv4address / "[" IPv6address "]" / dns-name
     dns-name    = 1*255dns-char
     dns-char    = DIGIT / ALPHA / "-" / "."
+
+The grammar allows 255 characters; DNS carries less (RFC 1035 2.3.4: 255 octets on the wire,
+so 253 characters of text without the final dot). A name without a port is also looked up as
+`_matrix-fed._tcp.<name>` (step 4), which must fit too: such a name is at most 236 characters.
+Longer names are refused here with `name_too_long` rather than failing later inside DNS.
+
+Every check is anchored on the whole string (fullmatch): `$` also matches before a final
+newline, which let `example.org\n:8448` through.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,9 +33,16 @@ import re
 
 DEFAULT_FEDERATION_PORT = 8448
 
-_DNS_NAME = re.compile(r'^[A-Za-z0-9.-]{1,255}$')
-_DIGITS = re.compile(r'^[0-9]{1,5}$')
-_LOOKS_IPV4 = re.compile(r'^[0-9]+(\.[0-9]+){3}$')
+_DNS_NAME = re.compile(r'[A-Za-z0-9.-]{1,255}')
+_DIGITS = re.compile(r'[0-9]{1,5}')
+_LOOKS_IPV4 = re.compile(r'[0-9]+(\.[0-9]+){3}')
+_DNS_CHAR = re.compile(r'[A-Za-z0-9.-]')
+
+# Longest host a DNS query can carry (RFC 1035 2.3.4, without the final dot), and the longest
+# that leaves room for the SRV prefix of spec step 4.
+DNS_MAX_NAME = 253
+SRV_PREFIX = '_matrix-fed._tcp.'
+SRV_MAX_NAME = DNS_MAX_NAME - len(SRV_PREFIX)
 
 
 class ServerNameError(ValueError):
@@ -75,7 +90,7 @@ class ServerName(object):
 
 
 def _parse_port(value, raw):
-    if not _DIGITS.match(value):
+    if not _DIGITS.fullmatch(value):
         raise ServerNameError('name_port_invalid', 'Invalid port %r in server name %r: a port is 1 to 5 digits.' % (value, raw), raw)
     port = int(value)
     if not 1 <= port <= 65535:
@@ -84,7 +99,19 @@ def _parse_port(value, raw):
 
 
 def parse_server_name(value):
-    """Parse and validate a server name; raise ServerNameError with a precise code otherwise."""
+    """Parse and validate a server name; raise ServerNameError with a precise code otherwise.
+
+    Raises nothing else, whatever `value` is."""
+    return _parse(value, srv=True)
+
+
+def parse_host_port(value):
+    """The same grammar for the authority of a URL (host[:port], at most 253 characters of host):
+    no SRV lookup is made for it."""
+    return _parse(value, srv=False)
+
+
+def _parse(value, srv):
     if value is None:
         raise ServerNameError('name_empty', 'The server name is empty.', value)
     if not isinstance(value, str):
@@ -133,17 +160,27 @@ def parse_server_name(value):
     port = _parse_port(port_text, raw) if sep else None
     if not host:
         raise ServerNameError('name_empty', 'The server name %r has a port but no host.' % raw, raw)
-    if _LOOKS_IPV4.match(host):
+    if _LOOKS_IPV4.fullmatch(host):
         try:
             address = ipaddress.IPv4Address(host)
         except ValueError:
             raise ServerNameError('name_ipv4_malformed', 'Invalid IPv4 address %r in server name %r.' % (host, raw), raw)
         return ServerName(raw, str(address), port, 4)
-    if not _DNS_NAME.match(host):
-        bad = sorted(set(c for c in host if not re.match(r'[A-Za-z0-9.-]', c)))
+    bad = sorted(set(c for c in host if not _DNS_CHAR.fullmatch(c)))
+    if bad:
         raise ServerNameError('name_invalid', 'The server name %r contains characters not allowed in a DNS name: %s.'
-                              % (raw, ' '.join(repr(c) for c in bad) or 'too long'), raw)
-    labels = host.rstrip('.').split('.')
+                              % (raw, ' '.join(repr(c) for c in bad)), raw)
+    bare = host[:-1] if host.endswith('.') else host
+    limit = SRV_MAX_NAME if srv and port is None else DNS_MAX_NAME
+    if len(bare) > limit or not _DNS_NAME.fullmatch(host):
+        if limit == SRV_MAX_NAME and len(bare) <= DNS_MAX_NAME:
+            why = ('without a port, other servers look up %s<name>, and DNS names are at most %d characters: '
+                   'give an explicit port or a shorter name' % (SRV_PREFIX, DNS_MAX_NAME))
+        else:
+            why = 'DNS names are at most %d characters' % DNS_MAX_NAME
+        raise ServerNameError('name_too_long', 'The server name host is %d characters long, more than %d (%s).'
+                              % (len(bare), limit, why), raw)
+    labels = bare.split('.')
     if any(label == '' for label in labels) or any(len(label) > 63 for label in labels):
         raise ServerNameError('name_invalid', 'The server name %r has an empty or over-long (>63) DNS label.' % raw, raw)
     if any(label.startswith('-') or label.endswith('-') for label in labels):

@@ -6,7 +6,10 @@
 from __future__ import absolute_import, division, print_function
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ansible_collections.mxfed.federation.plugins.module_utils._dns import make_query
 from ansible_collections.mxfed.federation.plugins.module_utils._servername import (
     ServerNameError,
     parse_server_name,
@@ -88,3 +91,70 @@ def test_scheme_error_suggests_the_host():
     with pytest.raises(ServerNameError) as info:
         parse_server_name('https://example.org:8448/path')
     assert info.value.suggestion == 'example.org:8448'
+
+
+def _name(length, suffix='.test'):
+    """A valid DNS name of exactly `length` characters (labels of at most 63)."""
+    body = length - len(suffix)
+    labels = []
+    while body > 0:
+        take = min(63, body) if body != 64 else 62
+        labels.append('a' * take)
+        body -= take + 1
+    name = '.'.join(labels)[:length - len(suffix)] + suffix
+    assert len(name) == length, (len(name), length)
+    return name
+
+
+@pytest.mark.parametrize('raw', ['example.org\n:8448', 'example.org:8448\n', 'example.org\n', 'example.org:8448\n\n',
+                                 'exa\nmple.org', '1.2.3.4\n:1', 'example.org:84\n48'])
+def test_newlines_are_refused(raw):
+    # `$` matches before a final newline: every check must cover the whole string.
+    with pytest.raises(ServerNameError):
+        parse_server_name(raw)
+
+
+@pytest.mark.parametrize('length, port, ok', [
+    (236, None, True),    # _matrix-fed._tcp.<name> is 253 characters: DNS can still ask for it
+    (237, None, False),   # its SRV name would not fit in DNS
+    (237, 8448, True),    # with a port no SRV lookup is made: DNS's own limit applies
+    (253, 8448, True),
+    (254, 8448, False),
+    (255, None, False),
+])
+def test_length_limit_is_what_dns_can_carry(length, port, ok):
+    raw = _name(length) + ('' if port is None else ':%d' % port)
+    if ok:
+        assert parse_server_name(raw).host == _name(length)
+        return
+    with pytest.raises(ServerNameError) as info:
+        parse_server_name(raw)
+    assert info.value.code == 'name_too_long'
+    assert '%d characters long' % length in info.value.message
+
+
+def test_trailing_dot_does_not_count():
+    assert parse_server_name(_name(236) + '.').host == _name(236) + '.'
+
+
+@settings(derandomize=True, max_examples=500, deadline=None)
+@given(st.one_of(
+    st.text(max_size=300),
+    st.text(alphabet='ab-.:[]09\n', max_size=300),
+    st.from_regex(r'\A[a-z0-9.-]{1,300}(:[0-9]{1,6})?\Z'),
+))
+def test_never_raises_anything_but_server_name_error(raw):
+    try:
+        name = parse_server_name(raw)
+    except ServerNameError as exc:
+        assert exc.code.startswith('name_') and exc.message
+        return
+    # What the parser accepts, DNS can carry (and so can the SRV name when there is no port).
+    if name.ip_version is None:
+        bare = name.host.rstrip('.')
+        assert len(bare) <= (236 if name.port is None else 253)
+        assert all(0 < len(label) <= 63 for label in bare.split('.'))
+        assert make_query(name.host, 'A')[0] is not None
+        if name.port is None:
+            assert make_query('_matrix-fed._tcp.' + name.host, 'SRV')[0] is not None
+    assert '\n' not in raw
