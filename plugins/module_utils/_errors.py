@@ -93,6 +93,12 @@ class InsecureUrlError(TransportError):
     _kind = 'insecure'
 
 
+class InvalidUrlError(TransportError):
+    """A URL (a redirect Location, a client base_url) that cannot be requested as it is."""
+
+    _kind = 'url'
+
+
 class RedirectError(TransportError):
     """Redirects looped, went on too long or left HTTPS."""
 

@@ -40,8 +40,9 @@ class Network(object):
         self.dns_port = self.dns.port
         self.nameservers = self.dns.nameservers
 
-    def lookup(self, name, rdtype):
-        return self.dns.lookup(name, rdtype)
+    def lookup(self, name, rdtype, deadline=None):
+        """A DnsAnswer within `timeout` seconds (or by `deadline`, a time.monotonic() value)."""
+        return self.dns.lookup(name, rdtype, deadline=deadline)
 
     def lookup_many(self, questions):
         return self.dns.lookup_many(questions)

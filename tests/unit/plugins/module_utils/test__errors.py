@@ -16,6 +16,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     DnsError,
     HttpError,
     InsecureUrlError,
+    InvalidUrlError,
     RedirectError,
     RequestTimeoutError,
     TimeoutTransportError,
@@ -36,6 +37,7 @@ KINDS = [
     (HttpError, 'http', ()),
     (ConnectionClosedError, 'closed', ()),
     (InsecureUrlError, 'insecure', ()),
+    (InvalidUrlError, 'url', ()),
     (RedirectError, 'redirect', ()),
 ]
 
