@@ -17,8 +17,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+import re
 import socket
 import ssl
+import stat
 
 from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     ConnectRefusedError,
@@ -36,16 +39,121 @@ from ansible_collections.mxfed.federation.plugins.module_utils._x509 import (
 )
 
 
-def make_context(verify, ca_path=None):
-    """An SSL context for verified connections, or (verify=False) for reading a chain to explain it."""
+# What ca_path may hold: a CA bundle is some hundred KiB (Debian's has 150 roots in 220 KiB).
+CA_MAX_BYTES = 8 * 1024 * 1024
+CA_MAX_FILES = 4096
+_PEM_CERT = re.compile(r'-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*?-----END CERTIFICATE-----')
+
+
+class CaPathError(OSError):
+    """ca_path cannot be used; the message says why and what it must be."""
+
+    def __init__(self, message):
+        super(CaPathError, self).__init__(message)
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
+def _read_regular(path, budget):
+    """Text of a regular file, at most `budget` bytes; never blocks (O_NONBLOCK, so a FIFO put
+    there after the check cannot hang us), never follows into a device."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_NOCTTY', 0))
+    except OSError as exc:
+        raise CaPathError('cannot open %s: %s' % (path, exc.strerror or exc))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CaPathError('%s is not a regular file' % path)
+        if info.st_size > budget:
+            raise CaPathError('%s is larger than %d bytes' % (path, budget))
+        chunks = []
+        total = 0
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > budget:
+                raise CaPathError('%s is larger than %d bytes' % (path, budget))
+            chunks.append(chunk)
+    except OSError as exc:
+        if isinstance(exc, CaPathError):
+            raise
+        raise CaPathError('cannot read %s: %s' % (path, exc.strerror or exc))
+    finally:
+        os.close(fd)
+    return b''.join(chunks).decode('ascii', 'replace')
+
+
+def read_ca_path(path, max_bytes=CA_MAX_BYTES):
+    """The PEM certificates of ca_path as one string for load_verify_locations(cadata=...).
+
+    ca_path is a regular file of PEM certificates, or a directory whose regular files are read
+    (those without a certificate, such as a README, are skipped): OpenSSL's capath needs
+    c_rehash names, which a directory of *.pem files does not have. Anything else (a FIFO, a
+    device, a socket) is refused before it is opened; everything read is capped at `max_bytes`.
+    Raises CaPathError with a sentence for the operator."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise CaPathError('%s does not exist or cannot be read (%s)' % (path, exc.strerror or exc))
+    if stat.S_ISREG(info.st_mode):
+        files = [path]
+    elif stat.S_ISDIR(info.st_mode):
+        try:
+            names = sorted(os.listdir(path))
+        except OSError as exc:
+            raise CaPathError('cannot list the directory %s: %s' % (path, exc.strerror or exc))
+        files = []
+        for name in names:
+            full = os.path.join(path, name)
+            try:
+                if stat.S_ISREG(os.stat(full).st_mode):
+                    files.append(full)
+            except OSError:
+                continue  # a dangling link: not a certificate
+        if len(files) > CA_MAX_FILES:
+            raise CaPathError('the directory %s has %d files, more than %d' % (path, len(files), CA_MAX_FILES))
+    else:
+        raise CaPathError('%s is neither a regular file nor a directory' % path)
+    certs = []
+    seen = set()
+    budget = max_bytes
+    for name in files:
+        text = _read_regular(name, budget)
+        budget -= len(text)
+        for pem in _PEM_CERT.findall(text):
+            if pem not in seen:
+                seen.add(pem)
+                certs.append(pem)
+    if not certs:
+        raise CaPathError('%s contains no PEM certificate (-----BEGIN CERTIFICATE-----)' % path)
+    data = '\n'.join(certs) + '\n'
+    try:
+        ssl.create_default_context().load_verify_locations(cadata=data)
+    except (ssl.SSLError, ValueError) as exc:
+        raise CaPathError('%s holds a certificate OpenSSL cannot load: %s' % (path, short_error(exc)))
+    return data
+
+
+def make_context(verify, ca_path=None, ca_data=None):
+    """An SSL context for verified connections, or (verify=False) for reading a chain to explain it.
+
+    ca_path (a PEM file or a directory of them, read by read_ca_path) or ca_data (PEM text) add
+    trusted CAs to the system's."""
     if verify:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
         # The name is checked by us on the verified leaf (match_certificate_name) so the
         # report can say "wrong name" separately from "untrusted chain".
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_REQUIRED
-        if ca_path:
-            ctx.load_verify_locations(cafile=ca_path)
+        if ca_path and ca_data is None:
+            ca_data = read_ca_path(ca_path)
+        if ca_data:
+            ctx.load_verify_locations(cadata=ca_data)
     else:
         # Diagnostic only: used after a verified handshake failed, to read the chain the
         # server sends and explain why. Nothing learnt over it counts as a pass.

@@ -38,6 +38,7 @@ author:
   - mxfed.federation contributors (@mxfed)
 requirements:
   - dnspython >= 2.0
+  - h11 >= 0.16
   - cryptography (ships with ansible-core)
 extends_documentation_fragment: []
 attributes:
@@ -537,6 +538,7 @@ elapsed:
   sample: 0.42
 '''
 
+import math
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -553,7 +555,16 @@ from ansible_collections.mxfed.federation.plugins.module_utils._dns import (
     DNSPYTHON_IMPORT_ERROR,
     HAS_DNSPYTHON,
 )
+from ansible_collections.mxfed.federation.plugins.module_utils._http import (
+    H11_IMPORT_ERROR,
+    HAS_H11,
+)
 from ansible_collections.mxfed.federation.plugins.module_utils._network import Network
+from ansible_collections.mxfed.federation.plugins.module_utils._tls import (
+    CA_MAX_BYTES,
+    CaPathError,
+    read_ca_path,
+)
 from ansible_collections.mxfed.federation.plugins.module_utils._verdict import IMPLEMENTATIONS
 
 
@@ -580,8 +591,21 @@ def main():
     params = module.params
     if not HAS_DNSPYTHON:
         module.fail_json(msg=missing_required_lib('dnspython'), exception=DNSPYTHON_IMPORT_ERROR)
-    if params['timeout'] <= 0:
-        module.fail_json(msg='timeout must be a positive number of seconds per network step, such as 5 (got %s).' % params['timeout'])
+    if not HAS_H11:
+        module.fail_json(msg=missing_required_lib('h11'), exception=H11_IMPORT_ERROR)
+    # nan fails every comparison, inf and 1e10 overflow socket timeouts: check the range itself.
+    # Below 0.1 s nothing on the Internet answers; above 300 s one check would take hours.
+    if not (math.isfinite(params['timeout']) and 0.1 <= params['timeout'] <= 300):
+        module.fail_json(msg='timeout must be a positive number of seconds per network step, from 0.1 to 300, such as 5 '
+                         '(got %s).'
+                         % params['timeout'])
+    if params['ca_path']:
+        try:
+            read_ca_path(params['ca_path'])
+        except CaPathError as exc:
+            module.fail_json(msg='Cannot load ca_path %s: %s. ca_path must be a PEM file of trusted CA certificates, or a '
+                             'directory of such files, on the host that runs the check (at most %d MiB); leave it '
+                             'empty to use only the system CAs.' % (params['ca_path'], exc.message, CA_MAX_BYTES // 1048576))
 
     # Input errors first: they must never cause network traffic.
     try:

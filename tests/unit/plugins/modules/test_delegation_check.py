@@ -157,3 +157,46 @@ def test_every_finding_code_is_documented_under_its_level():
         for code in text.split(':', 1)[1].rstrip('.').split(','):
             documented[code.strip()] = level
     assert documented == dict((code, spec[0]) for code, spec in CODES.items())
+
+
+@pytest.mark.parametrize('timeout', [1e10, 'inf', '-inf', 'nan', 0, -1, 0.01, 301])
+def test_timeout_out_of_range_is_refused(tmp_path, timeout):
+    out = run_subprocess({'server_name': 'example.org', 'nameservers': ['192.0.2.1'], 'timeout': timeout}, tmp_path)
+    assert out['failed'] is True
+    assert out['msg'].startswith('timeout must be a positive number of seconds per network step, from 0.1 to 300'), out['msg']
+    assert 'Traceback' not in json.dumps(out)
+
+
+def test_ca_path_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / 'ca.fifo'
+    os.mkfifo(str(fifo))
+    out = run_subprocess({'server_name': 'example.org', 'nameservers': ['192.0.2.1'], 'ca_path': str(fifo)}, tmp_path)
+    assert out['failed'] is True
+    assert 'Cannot load ca_path %s: %s is neither a regular file nor a directory' % (fifo, fifo) in out['msg'], out['msg']
+
+
+@pytest.mark.parametrize('content, words', [
+    (None, 'No such file'),
+    (b'not a certificate\n', 'contains no PEM certificate'),
+    (b'x' * (9 * 1024 * 1024), 'larger than'),
+])
+def test_ca_path_unusable_is_refused(tmp_path, content, words):
+    path = tmp_path / 'ca.pem'
+    if content is not None:
+        path.write_bytes(content)
+    out = run_subprocess({'server_name': 'example.org', 'nameservers': ['192.0.2.1'], 'ca_path': str(path)}, tmp_path)
+    assert out['failed'] is True
+    assert out['msg'].startswith('Cannot load ca_path') and words in out['msg'], out['msg']
+
+
+def test_ca_path_directory_of_pem_files_is_trusted(lab, monkeypatch, capsys, tmp_path):
+    # No c_rehash names: OpenSSL's capath would not find the root; we read the files ourselves.
+    cadir = tmp_path / 'cas'
+    cadir.mkdir()
+    (cadir / 'README').write_text('the lab root\n')
+    with open(lab.pki.root_pem, 'rb') as handle:
+        (cadir / 'lab-root.pem').write_bytes(handle.read())
+    _healthy(lab)
+    out = _run_main({'server_name': 'example.test', 'ca_path': str(cadir), 'checks': ['keys']}, lab, monkeypatch, capsys)
+    assert out.get('failed') is not True, out.get('msg')
+    assert out['federation_ok'] is True
