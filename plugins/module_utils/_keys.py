@@ -30,6 +30,15 @@ except ImportError:  # pragma: no cover - cryptography ships with ansible-core
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
 KEY_WARN_SECONDS = 3600
+MAX_SAFE_INTEGER = 2 ** 53 - 1  # canonical JSON's integer range (spec appendix "Canonical JSON")
+
+
+def _shown(value):
+    """A value from the response for a message: at most 60 characters (str() of 10**309 alone is 310)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 40:
+        return 'an integer of %d bits' % value.bit_length()
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
 
 
 def canonical_json(value):
@@ -117,7 +126,12 @@ def check_key_response(doc, expected_server_name, now_ms=None):
 
     valid_until = doc.get('valid_until_ts')
     if isinstance(valid_until, bool) or not isinstance(valid_until, int):
-        problems.append(KeyProblem('keys_expired', 'valid_until_ts is missing or not an integer (%r).' % (valid_until,)))
+        problems.append(KeyProblem('keys_expired', 'valid_until_ts is missing or not an integer (%s).' % _shown(valid_until)))
+    elif not -MAX_SAFE_INTEGER <= valid_until <= MAX_SAFE_INTEGER:
+        # 10**309 made the float division below an OverflowError; Synapse's canonical JSON
+        # refuses such integers, so no server can accept these keys.
+        problems.append(KeyProblem('keys_expired', 'valid_until_ts %s is outside the integer range of canonical JSON '
+                                   '([-(2**53)+1, 2**53-1]).' % _shown(valid_until)))
     else:
         summary['valid_until_ts'] = valid_until
         remaining = (valid_until - now_ms) / 1000.0
@@ -132,8 +146,9 @@ def check_key_response(doc, expected_server_name, now_ms=None):
     ours = signatures.get(expected_server_name) if isinstance(signatures, dict) else None
     try:
         message = canonical_json(dict((k, v) for k, v in doc.items() if k not in ('signatures', 'unsigned')))
-    except (TypeError, ValueError) as exc:
-        problems.append(KeyProblem('keys_invalid_json', 'The key response cannot be encoded as canonical JSON: %s.' % exc))
+    except (TypeError, ValueError, RecursionError) as exc:
+        problems.append(KeyProblem('keys_invalid_json', 'The key response cannot be encoded as canonical JSON: %s.'
+                                   % str(exc)[:200]))
         return summary, problems
     results = {}
     if not isinstance(ours, dict) or not ours:

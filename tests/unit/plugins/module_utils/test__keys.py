@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _lab import SigningKey
 from ansible_collections.mxfed.federation.plugins.module_utils._keys import (
@@ -73,3 +75,42 @@ def test_expiring_soon_is_a_warning_code():
 def test_verify_rejects_malformed_key():
     with pytest.raises(ValueError):
         verify_ed25519('AAAA', 'AAAA', b'x')
+
+
+@pytest.mark.parametrize('value', [10 ** 309, -(10 ** 309), 2 ** 53, 1.5, float('inf'), None, [1], {'a': 1}, True])
+def test_valid_until_ts_out_of_range_or_not_an_integer_is_a_finding(value):
+    doc, _key = _signed()
+    doc['valid_until_ts'] = value
+    _summary, problems = check_key_response(doc, 'example.org')
+    found = [p for p in problems if p.code == 'keys_expired']
+    assert found and len(found[0].message) < 200, [p.message for p in problems]
+
+
+def test_deeply_nested_key_response_is_a_finding():
+    doc, _key = _signed()
+    nested = []
+    for _index in range(5000):
+        nested = [nested]
+    doc['extra'] = nested
+    _summary, problems = check_key_response(doc, 'example.org')
+    assert 'keys_invalid_json' in [p.code for p in problems]
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(['server_name', 'verify_keys', 'old_verify_keys', 'signatures', 'valid_until_ts',
+                                        'unsigned', 'other']), _JSON_VALUES, max_size=7),
+       st.booleans())
+def test_check_key_response_never_raises(doc, start_signed):
+    if start_signed:
+        signed, _key = _signed()
+        signed.update(doc)
+        doc = signed
+    summary, problems = check_key_response(doc, 'example.org')
+    assert isinstance(summary, dict)
+    assert all(p.code.startswith('keys_') for p in problems)
