@@ -69,6 +69,15 @@ class RequestTimeoutError(TimeoutTransportError):
     _kind = 'timeout'
 
 
+class TlsTimeoutError(RequestTimeoutError):
+    """The TCP connection was accepted, the TLS handshake got no answer in time.
+
+    Its own class because peers bound this phase differently: Go's default transport gives a
+    handshake 10 s (Dendrite's well-known fetch), Twisted gives it no limit of its own."""
+
+    _kind = 'timeout'
+
+
 class TlsError(TransportError):
     """TLS handshake failed, the chain is not trusted, or the certificate is for another name."""
 

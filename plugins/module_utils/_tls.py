@@ -27,8 +27,8 @@ from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     ConnectRefusedError,
     ConnectTimeoutError,
     ConnectUnreachableError,
-    RequestTimeoutError,
     TlsError,
+    TlsTimeoutError,
     TransportError,
     short_error,
 )
@@ -212,7 +212,7 @@ class Dialer(object):
             # The server accepted the connection and never answered the handshake: peers hang
             # on it until their deadline, which is not a TLS problem but a timeout.
             raw.close()
-            raise RequestTimeoutError('TLS handshake with %s port %d got no answer within %.0f s' % (ip, port, self.timeout))
+            raise TlsTimeoutError('TLS handshake with %s port %d got no answer within %.0f s' % (ip, port, self.timeout))
         except (ssl.SSLError, OSError) as exc:
             raw.close()
             raise TlsError('TLS handshake with %s port %d failed: %s' % (ip, port, short_error(exc)))

@@ -62,22 +62,30 @@ class Policy(object):
         self.address_attempts = address_attempts  # 'staggered' (happy eyeballs) or 'serial'
         self.next_target_after_tls = next_target_after_tls
         self.srv_failure = srv_failure  # 'fail' or 'fallback' (to <name>:8448)
-        self.well_known_timeout = well_known_timeout  # None: bounded only by the budget
+        # Seconds the well-known fetch waits before giving up, per phase where it hangs
+        # ('connect', 'tls', 'response'); None: bounded only by the budget.
+        self.well_known_timeout = well_known_timeout
         self.invalid_m_server = invalid_m_server  # 'fallback' or 'fail'
         self.only_first_srv = only_first_srv
 
 
 POLICIES = {
     'synapse': Policy('synapse', 'Synapse', True, budget=10.0, connect_timeout=30.0, address_attempts='staggered',
-                      next_target_after_tls=False, srv_failure='fail', well_known_timeout=None,
+                      next_target_after_tls=False, srv_failure='fail',
+                      well_known_timeout={'connect': 30.0, 'tls': None, 'response': None},
                       invalid_m_server='fail'),
+    # The well-known request runs on Go's default transport (30 s dial, 10 s TLS handshake) inside
+    # a 30 s http.Client (fclient/well_known.go); measured: a handshake that never answers costs
+    # 10.1 s, then the fallback is used.
     'dendrite': Policy('dendrite', 'Dendrite', True, budget=30.0, connect_timeout=5.0, address_attempts='serial',
-                       next_target_after_tls=True, srv_failure='fallback', well_known_timeout=30.0,
+                       next_target_after_tls=True, srv_failure='fallback',
+                       well_known_timeout={'connect': 30.0, 'tls': 10.0, 'response': 30.0},
                        invalid_m_server='fail'),
     # Conduit: reqwest with a 30 s connect timeout and 180 s per request, the well-known request
     # and the federation request each on their own (src/service/globals/mod.rs).
     'conduit': Policy('conduit', 'Conduit', False, budget=360.0, connect_timeout=30.0, address_attempts='serial',
-                      next_target_after_tls=False, srv_failure='fallback', well_known_timeout=180.0,
+                      next_target_after_tls=False, srv_failure='fallback',
+                      well_known_timeout={'connect': 30.0, 'tls': 30.0, 'response': 180.0},
                       invalid_m_server='fail', only_first_srv=True),
 }
 IMPLEMENTATIONS = ('synapse', 'dendrite', 'conduit')  # measured ones first: reports list them in this order
@@ -126,7 +134,7 @@ class RouteSeen(object):
     """
 
     def __init__(self, well_known='skipped', targets=None, well_known_problem=None, srv_stop=None, srv_failed=False,
-                 fallback=None, well_known_seconds=0.0, split=None):
+                 fallback=None, well_known_seconds=0.0, split=None, well_known_phase='response'):
         self.well_known = well_known
         self.well_known_problem = well_known_problem
         self.well_known_seconds = well_known_seconds
@@ -135,6 +143,7 @@ class RouteSeen(object):
         self.srv_failed = srv_failed
         self.fallback = fallback
         self.split = split
+        self.well_known_phase = well_known_phase  # where a timed-out well-known fetch hung
 
 
 class Reachability(object):
@@ -256,7 +265,8 @@ def evaluate(policy, route):
         return Reachability(policy, False, '%s; which one a peer gets depends on the address its resolver picks'
                             % route.split)
     if route.well_known == 'timeout':
-        waited = policy.budget if policy.well_known_timeout is None else min(policy.well_known_timeout, policy.budget)
+        limit = policy.well_known_timeout.get(route.well_known_phase or 'response')
+        waited = policy.budget if limit is None else min(limit, policy.budget)
         if waited >= policy.budget:
             return Reachability(policy, False, 'the well-known request timed out (%s); %s waits for it for up to its %s '
                                 'deadline and never reaches the fallback' % (

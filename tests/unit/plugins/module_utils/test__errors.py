@@ -21,6 +21,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     RequestTimeoutError,
     TimeoutTransportError,
     TlsError,
+    TlsTimeoutError,
     TransportError,
     short_error,
 )
@@ -33,6 +34,7 @@ KINDS = [
     (ConnectUnreachableError, 'unreachable', (ConnectError,)),
     (ConnectTimeoutError, 'timeout', (ConnectError, TimeoutTransportError)),
     (RequestTimeoutError, 'timeout', (TimeoutTransportError,)),
+    (TlsTimeoutError, 'timeout', (RequestTimeoutError, TimeoutTransportError)),
     (TlsError, 'tls', ()),
     (HttpError, 'http', ()),
     (ConnectionClosedError, 'closed', ()),
@@ -65,6 +67,7 @@ def test_kind_is_read_only(cls):
     (TlsError, ConnectError),
     (ConnectRefusedError, TimeoutTransportError),
     (RequestTimeoutError, ConnectError),
+    (TlsTimeoutError, TlsError),
     (ConnectionClosedError, HttpError),
     (HttpError, TlsError),
     (DnsError, ConnectError),
