@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""dif_plan: turn setups.yml into the differential lab's pieces (test harness, not collection API).
+"""dif_plan: turn vars/setups.yml into the differential lab's pieces (test harness, not collection API).
 
 One function, one input: the setups and their address symbols. Everything the lab builds for a
 setup (DNS lines, Caddy sites, odd listeners, certificates, the Synapse identity, the probe) comes
