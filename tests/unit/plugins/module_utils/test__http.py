@@ -212,5 +212,3 @@ def test_child_reports_are_its_own():
     # The memory bound means something only if the child does not inherit the test process.
     report = run_child({'kind': 'dns', 'nameservers': ['127.0.0.1'], 'port': 9, 'timeout': 0.2, 'name': 'a..test'})
     assert report['result']['status'] == 'error' and report['peak_mb'] < 60, report
-
-
