@@ -102,7 +102,7 @@ _JSON_VALUES = st.recursive(
     max_leaves=20)
 
 
-@settings(derandomize=True, max_examples=300, deadline=None)
+@settings(derandomize=True, max_examples=150, deadline=None)
 @given(st.dictionaries(st.sampled_from(['server_name', 'verify_keys', 'old_verify_keys', 'signatures', 'valid_until_ts',
                                         'unsigned', 'other']), _JSON_VALUES, max_size=7),
        st.booleans())
