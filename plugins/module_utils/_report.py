@@ -179,6 +179,11 @@ class Findings(object):
         return [f.code for f in self.items if level is None or f.level == level]
 
 
+def _reach_label(name, item, enforced):
+    notes = [text for text, show in (('modelled', not item['measured']), ('not enforced', name not in enforced)) if show]
+    return '%s %s%s' % (name, 'yes' if item['reachable'] else 'NO', ' (%s)' % ', '.join(notes) if notes else '')
+
+
 def build_summary(server_name, result):
     """Short text for a person: verdict, path taken, then what to change."""
     lines = []
@@ -188,11 +193,7 @@ def build_summary(server_name, result):
     reach = result.get('reachability') or {}
     if reach:
         enforced = result.get('implementations') or []
-        def label(name, item):
-            notes = [text for text, show in (('modelled', not item['measured']), ('not enforced', name not in enforced))
-                     if show]
-            return '%s %s%s' % (name, 'yes' if item['reachable'] else 'NO', ' (%s)' % ', '.join(notes) if notes else '')
-        lines.append('Reached by: %s' % ', '.join(label(name, item) for name, item in reach.items()))
+        lines.append('Reached by: %s' % ', '.join(_reach_label(name, item, enforced) for name, item in reach.items()))
     errors = list(result.get('errors', []))
     warnings = list(result.get('warnings', []))
     seen = set()

@@ -63,11 +63,15 @@ options:
   ca_path:
     description:
       - Path on the host running the module to a PEM file with extra trusted CA certificates (for example a
-        private ACME CA root). The system trust store stays in use.
+        private ACME CA root), or a directory of such files (every regular file in it is read; no C(c_rehash)
+        names needed). At most 8 MiB in all. The system trust store stays in use.
     type: path
   timeout:
     description:
-      - Timeout in seconds for each DNS lookup, connection and HTTP request.
+      - Timeout in seconds for each DNS lookup (all nameservers together), connection and HTTP request, on the
+        wall clock. From 0.1 to 300.
+      - A request that does not answer within it is reported as a timeout; the verdict then uses each
+        implementation's own deadlines (a blackholed address costs Synapse 30 s, Dendrite 5 s).
     type: float
     default: 10
   ip_version:
@@ -95,6 +99,13 @@ options:
       - Also fail when the check found only warnings (setups that work but bite later).
     type: bool
     default: false
+  show_warnings:
+    description:
+      - Also emit one Ansible warning line per warning finding (the default, for playbooks that do not print
+        RV(summary)). C(playbooks/verify.yml) and the C(homeserver) role print the summary and turn this off, so
+        that the report is shown once.
+    type: bool
+    default: true
   implementations:
     description:
       - Whose failure to reach the server fails the task. The check always evaluates all of them and
@@ -584,6 +595,7 @@ def main():
             ip_version=dict(type='str', choices=['any', '4', '6'], default='any'),
             checks=dict(type='list', elements='str', choices=list(OPTIONAL_CHECKS), default=list(OPTIONAL_CHECKS)),
             fail_on_warning=dict(type='bool', default=False),
+            show_warnings=dict(type='bool', default=True),
             implementations=dict(type='list', elements='str', choices=list(IMPLEMENTATIONS), default=list(IMPLEMENTATIONS)),
         ),
         supports_check_mode=True,
@@ -639,8 +651,9 @@ def main():
     # structured list under its own key and show short lines through module.warn.
     structured_warnings = result.pop('warnings')
     result['warning_findings'] = structured_warnings
-    for item in structured_warnings:
-        module.warn('%s: %s' % (item['code'], item['message']))
+    if params['show_warnings']:
+        for item in structured_warnings:
+            module.warn('%s: %s' % (item['code'], item['message']))
     failed = not result['federation_ok'] or (params['fail_on_warning'] and bool(structured_warnings))
     result['changed'] = False
     if failed:
