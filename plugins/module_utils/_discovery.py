@@ -15,6 +15,9 @@ Sources (cited by section, none copied):
   header and TLS name after delegation), well_known_resolver.py (redirects followed, 50 KiB cap,
   cache periods, any failure = "no delegation"), srv_resolver.py (a lone "." target means no
   service; SERVFAIL is an error, NXDOMAIN is "no records").
+
+Step 3 (the well-known) is in _wellknown.py, the checks of one address in _probe.py, client
+discovery in _client.py; this file resolves the route and joins the results.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,16 +25,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import concurrent.futures
-import email.utils
-import json
-import os
 import time
-from urllib.parse import urljoin, urlsplit
 
-from ansible_collections.mxfed.federation.plugins.module_utils._keys import (
-    check_key_response,
-    keys_fingerprint,
-)
+from ansible_collections.mxfed.federation.plugins.module_utils._client import check_client
+from ansible_collections.mxfed.federation.plugins.module_utils._keys import keys_fingerprint
+from ansible_collections.mxfed.federation.plugins.module_utils._probe import probe_address
 from ansible_collections.mxfed.federation.plugins.module_utils._report import (
     ERROR,
     INFO,
@@ -43,19 +41,8 @@ from ansible_collections.mxfed.federation.plugins.module_utils._report import (
 from ansible_collections.mxfed.federation.plugins.module_utils._servername import (
     DEFAULT_FEDERATION_PORT,
     ServerNameError,
-    ip_literal_version,
     parse_server_name,
 )
-from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
-    ConnectError,
-    DnsError,
-    InsecureUrlError,
-    RedirectError,
-    TimeoutTransportError,
-    TlsError,
-    TransportError,
-)
-from ansible_collections.mxfed.federation.plugins.module_utils._http import HttpSession
 from ansible_collections.mxfed.federation.plugins.module_utils._verdict import (
     CONNECTED,
     IMPLEMENTATIONS,
@@ -65,47 +52,9 @@ from ansible_collections.mxfed.federation.plugins.module_utils._verdict import (
     TargetSeen,
     evaluate_all,
 )
-from ansible_collections.mxfed.federation.plugins.module_utils._x509 import (
-    X509_V_ERR_CERT_HAS_EXPIRED,
-    X509_V_ERR_CERT_NOT_YET_VALID,
-    X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
-    X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
-    cert_seconds_left,
-    describe_certificate,
-    is_self_issued,
-    match_certificate_name,
-)
+from ansible_collections.mxfed.federation.plugins.module_utils._wellknown import WELL_KNOWN_UNUSABLE, fetch_well_known
 
 OPTIONAL_CHECKS = ('keys', 'version', 'client', 'proxy')
-WELL_KNOWN_PATH = '/.well-known/matrix/server'
-CLIENT_WELL_KNOWN_PATH = '/.well-known/matrix/client'
-WELL_KNOWN_MAX_SIZE = 50 * 1024  # Synapse well_known_resolver: WELL_KNOWN_MAX_SIZE
-# Statuses a reverse proxy sends itself when its upstream does not answer.
-BACKEND_DOWN_STATUSES = (502, 503, 504)
-
-
-def _homeserver_error(doc):
-    """Whether a JSON error body came from a homeserver rather than from a proxy in front of it.
-
-    Synapse and Conduit answer with the spec's {"errcode", "error"}; Dendrite 0.13 answers an
-    unauthenticated federation request with {"message": "Missing \"Authorization: X-Matrix ...\"
-    HTTP header"} and no errcode. Proxies answer with HTML or an empty body.
-    """
-    return isinstance(doc, dict) and any(key in doc for key in ('errcode', 'error', 'message'))
-
-
-MAX_REDIRECTS = 10
-# A well-known that was served but is unusable: peers skip it and go on to step 4 (spec: "If the
-# response is invalid ... skip to step 4"), so it is a warning while the fallback works and the
-# cause to name when the fallback fails too.
-WELL_KNOWN_UNUSABLE = ('well_known_status', 'well_known_too_large', 'well_known_invalid_json', 'well_known_not_object',
-                       'well_known_missing_m_server', 'well_known_redirect_loop', 'well_known_redirect_limit',
-                       'well_known_redirect_insecure', 'well_known_tls', 'well_known_timeout')
-CACHE_DEFAULT = 24 * 3600  # spec: "default 24 hours"; Synapse adds +-10% jitter
-CACHE_MIN = 5 * 60  # Synapse clamps header values to 5 min .. 48 h
-CACHE_MAX = 48 * 3600
-CERT_WARN_SECONDS = 14 * 24 * 3600
-PROXY_BODY_SIZE = 1024 * 1024 + 64 * 1024  # just above nginx's default client_max_body_size (1m)
 SRV_FED = '_matrix-fed._tcp.'
 SRV_LEGACY = '_matrix._tcp.'
 
@@ -132,47 +81,6 @@ class Target(object):
             'addresses': [ip for ip, _family in self.addresses],
             'dns': [answer.as_dict() for answer in self.dns],
         }
-
-
-def _redirect_location(response, url):
-    location = response.header('Location')
-    return urljoin(url, location) if location else None
-
-
-def _host_header_for(host, port, default_port):
-    shown = '[%s]' % host if ip_literal_version(host) == 6 else host
-    return shown if port == default_port else '%s:%d' % (shown, port)
-
-
-def cache_period_from_headers(headers_get, now=None):
-    """Seconds a well-known answer may be cached by the headers, or None when they say nothing.
-
-    Mirrors the spec ("honour Cache-Control/Expires") the way Synapse well_known_resolver reads
-    them (_cache_period_from_headers): no-store means 0, then max-age, then Expires (invalid = 0).
-    """
-    cache_control = headers_get('Cache-Control')
-    if cache_control:
-        directives = {}
-        for part in cache_control.split(','):
-            name, _eq, value = part.strip().partition('=')
-            directives[name.strip().lower()] = value.strip().strip('"')
-        if 'no-store' in directives:
-            return 0
-        if 'max-age' in directives:
-            try:
-                return max(0, int(directives['max-age']))
-            except ValueError:
-                pass
-    expires = headers_get('Expires')
-    if expires:
-        try:
-            when = email.utils.parsedate_to_datetime(expires)
-        except (TypeError, ValueError, IndexError):
-            return 0
-        if when is None:
-            return 0
-        return max(0, int(when.timestamp() - (now or time.time())))
-    return None
 
 
 def _join_labels(names):
@@ -242,21 +150,21 @@ class DelegationCheck(object):
                 target.addresses.extend((rec['address'], family) for rec in answer.records)
                 if srv_step and answer.is_cname and answer.records:
                     findings.add('srv_target_cname', 'SRV target %s is an alias (CNAME) for %s.'
-                                      % (target.host, answer.canonical_name), step=step, canonical=answer.canonical_name)
+                                 % (target.host, answer.canonical_name), step=step, canonical=answer.canonical_name)
             failed = [a for _r, a in answers if a.status in ('servfail', 'timeout', 'error')]
             if not target.addresses:
                 if failed:
                     self._dns_problem(failed[0], step, findings)
                 elif any(a.status == 'nxdomain' for _r, a in answers):
                     findings.add('dns_nxdomain', 'The host %s does not exist in DNS (NXDOMAIN).' % target.host,
-                                      step=step, name=target.host)
+                                 step=step, name=target.host)
                 else:
                     findings.add('no_address', 'The host %s has no %s record.' % (
                         target.host, '/'.join(self.network.address_types())), step=step, name=target.host)
             elif failed:
                 findings.add('dns_partial_failure', '%s lookup of %s failed (%s) while other records resolve.'
-                                  % (failed[0].rdtype, target.host, failed[0].status), step=step,
-                                  name=target.host, detail='%s %s' % (failed[0].rdtype, failed[0].status))
+                             % (failed[0].rdtype, target.host, failed[0].status), step=step,
+                             name=target.host, detail='%s %s' % (failed[0].rdtype, failed[0].status))
             # Keep the order other servers use: IPv6 first is what happy-eyeballs prefers, but we
             # check every address anyway, so order only affects the report. Sort for stability.
             target.addresses.sort(key=lambda item: (item[1], item[0]))
@@ -310,220 +218,6 @@ class DelegationCheck(object):
             return step, [Target(r['target'].rstrip('.'), r['port'], srv=answer.name, priority=r['priority'], weight=r['weight'])
                           for r in ordered]
         return steps[2], [Target(host, DEFAULT_FEDERATION_PORT)]
-
-    # ---- HTTPS fetch of a URL (well-known, client API) --------------------------------
-    def _url_addresses(self, host):
-        if ip_literal_version(host):
-            return [host], []
-        answers = self.network.lookup_many([(host, rdtype) for rdtype in self.network.address_types()])
-        ips = [rec['address'] for answer in answers for rec in answer.records]
-        return ips, answers
-
-    def _get_once(self, url, limit, ips=None):
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port or 443
-        path = (parts.path or '/') + ('?' + parts.query if parts.query else '')
-        answers = []
-        if ips is None:
-            ips, answers = self._url_addresses(host)
-        if not ips:
-            failed = [a for a in answers if a.status != 'nodata']
-            raise DnsError('no address for %s (%s)' % (host, ', '.join('%s %s' % (a.rdtype, a.status) for a in answers) or 'no answer')
-                           if failed or answers else 'no address for %s' % host)
-        sni = None if ip_literal_version(host) else host
-        last = None
-        for ip in ips:
-            try:
-                sock, info = self.network.connect_tls(ip, port, sni)
-            except TransportError as exc:
-                if isinstance(exc, TlsError):
-                    raise
-                last = exc
-                continue
-            if sock is None:
-                raise TlsError('certificate of %s (%s) not trusted: %s' % (host, ip, info.verify_message))
-            if info.leaf is None or not match_certificate_name(info.leaf, host):
-                sock.close()
-                raise TlsError('certificate of %s (%s) is not valid for %s' % (host, ip, host))
-            session = HttpSession(self.network, ip, port, sni, _host_header_for(host, port, 443), sock=sock)
-            try:
-                return session.request('GET', path, limit=limit), ip
-            finally:
-                session.close()
-        raise last or ConnectError('no address of %s answered' % host)
-
-    def _get_following(self, url, limit, max_redirects=MAX_REDIRECTS, first_ips=None):
-        """GET with redirects followed and recorded. Returns (response or None, chain, problem).
-
-        first_ips: addresses to use for the first request (default: resolve the URL's host)."""
-        chain = []
-        seen = set()
-        current = url
-        ips = first_ips
-        while True:
-            seen.add(current)
-            response, ip = self._get_once(current, limit, ips)
-            ips = None
-            chain.append({'url': current, 'status': response.status, 'address': ip})
-            if response.status in (301, 302, 303, 307, 308):
-                nxt = _redirect_location(response, current)
-                if not nxt:
-                    return response, chain, None
-                chain[-1]['location'] = nxt
-                if nxt in seen:
-                    return None, chain, ('loop', nxt)
-                if len(chain) > max_redirects:
-                    return None, chain, ('limit', nxt)
-                if urlsplit(nxt).scheme != 'https':
-                    return None, chain, ('insecure', nxt)
-                current = nxt
-                continue
-            return response, chain, None
-
-    # ---- step 3: well-known ---------------------------------------------------------------
-    def fetch_well_known(self):
-        """Returns (record dict, delegated ServerName or None). Failures fall through to step 4."""
-        host = self.name.host
-        url = 'https://%s%s' % (host, WELL_KNOWN_PATH)
-        record = {'url': url, 'result': None, 'status': None, 'redirects': [], 'content_type': None,
-                  'size': None, 'm_server': None, 'cache': None, 'error': None, 'seconds': None}
-        add = self.findings.add
-        started = time.monotonic()
-        ips, answers = self._url_addresses(host)
-        # Other servers pick one address of the server name each; the reference tester tries only
-        # one. Ask every address (in parallel) and compare, when there is more than one.
-        probes = [(ip, self.pool.submit(self._probe_well_known, url, ip)) for ip in ips] if len(ips) > 1 else []
-        try:
-            try:
-                response, chain, problem = self._get_following(url, WELL_KNOWN_MAX_SIZE, first_ips=ips or None)
-            finally:
-                self._compare_well_known(record, probes, host)
-        except TransportError as exc:
-            record['error'] = exc.message
-            record['seconds'] = round(time.monotonic() - started, 4)
-            if isinstance(exc, TimeoutTransportError):
-                # Peers wait for it too, and some never get to the fallback (the verdict says who).
-                record['result'] = 'timeout'
-                add('well_known_timeout', 'Fetching %s timed out: %s.' % (url, exc.message), step='3', host=host)
-            elif isinstance(exc, TlsError):
-                record['result'] = 'tls_error'
-                add('well_known_tls', 'Fetching %s failed: %s; other servers ignore the well-known file.' % (url, exc.message),
-                    step='3', host=host)
-            else:
-                record['result'] = 'unreachable'
-                add('well_known_unreachable', 'No well-known file: %s.' % exc.message, step='3', host=host)
-            return record, None
-        record['seconds'] = round(time.monotonic() - started, 4)
-        record['redirects'] = chain[:-1] if response is not None else chain
-        if len(chain) > 1:
-            hosts = set(urlsplit(hop['url']).hostname for hop in chain)
-            add('well_known_redirect', '%s redirects (%s).' % (url, ' -> '.join('%s %s' % (h['status'], h['url']) for h in chain)),
-                step='3', host=host)
-            if len(hosts) > 1:
-                add('well_known_redirect_cross_host', 'The well-known redirect leaves %s for %s.'
-                    % (host, ', '.join(sorted(h for h in hosts if h != host))), step='3', host=host)
-        if problem is not None:
-            kind, where = problem
-            record['result'] = 'redirect_' + kind
-            code = {'loop': 'well_known_redirect_loop', 'limit': 'well_known_redirect_limit',
-                    'insecure': 'well_known_redirect_insecure'}[kind]
-            add(code, 'Redirects of %s %s at %s; other servers treat it as "no delegation".'
-                % (url, {'loop': 'loop', 'limit': 'exceed %d' % MAX_REDIRECTS, 'insecure': 'leave HTTPS'}[kind], where),
-                step='3', host=host)
-            return record, None
-        record['status'] = response.status
-        record['content_type'] = response.content_type
-        record['size'] = len(response.body)
-        header_period = cache_period_from_headers(response.header)
-        effective = CACHE_DEFAULT if header_period is None else min(max(header_period, CACHE_MIN), CACHE_MAX)
-        record['cache'] = {'cache_control': response.header('Cache-Control'), 'expires': response.header('Expires'),
-                           'header_seconds': header_period, 'effective_seconds': effective}
-        if response.status != 200:
-            if response.status == 404:
-                record['result'] = 'absent'
-                add('well_known_absent', '%s answers 404: no delegation by well-known.' % url, step='3', host=host)
-            else:
-                record['result'] = 'http_error'
-                add('well_known_status', '%s answers HTTP %d; other servers treat that as "no delegation".' % (url, response.status),
-                    step='3', host=host)
-            return record, None
-        if response.truncated:
-            record['result'] = 'too_large'
-            add('well_known_too_large', '%s is larger than %d bytes; other servers stop reading it.' % (url, WELL_KNOWN_MAX_SIZE),
-                step='3', host=host)
-            return record, None
-        if header_period is not None and header_period < CACHE_MIN:
-            add('well_known_cache_short', 'The well-known file may be cached for only %d s (Synapse uses at least %d s).'
-                % (header_period, CACHE_MIN), step='3', host=host)
-        if not response.is_json_type():
-            # Spec: SHOULD be application/json; resolvers parse it anyway, so only warn.
-            add('well_known_content_type', '%s is served as %r, not application/json.' % (url, response.content_type),
-                step='3', host=host)
-        try:
-            doc = json.loads(response.body.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError) as exc:
-            record['result'] = 'invalid_json'
-            add('well_known_invalid_json', '%s is not valid JSON (%s).' % (url, str(exc)[:120]), step='3', host=host)
-            return record, None
-        if not isinstance(doc, dict):
-            record['result'] = 'invalid'
-            add('well_known_not_object', '%s is JSON %s, not an object.' % (url, type(doc).__name__), step='3', host=host)
-            return record, None
-        if 'm.server' not in doc:
-            record['result'] = 'invalid'
-            add('well_known_missing_m_server', '%s has no "m.server" key (keys: %s).' % (url, ', '.join(sorted(doc)) or 'none'),
-                step='3', host=host)
-            return record, None
-        value = doc['m.server']
-        record['m_server'] = value
-        if not isinstance(value, str):
-            record['result'] = 'invalid'
-            add('well_known_invalid_m_server', '"m.server" in %s is a %s, not a string.' % (url, type(value).__name__),
-                step='3', host=host)
-            return record, None
-        try:
-            delegated = parse_server_name(value)
-        except ServerNameError as exc:
-            # Unlike a broken file, a string that is not a server name is not skipped: Synapse
-            # connects to it as given, Dendrite fails the resolution (resolve.go).
-            record['result'] = 'invalid_m_server'
-            add('well_known_invalid_m_server', '"m.server" %r in %s is not host[:port]: %s' % (value, url, exc.message),
-                step='3', host=host)
-            return record, None
-        record['result'] = 'delegated'
-        return record, delegated
-
-    def _probe_well_known(self, url, ip):
-        """What one address of the server name answers for the well-known (leaf task)."""
-        try:
-            response, _chain, problem = self._get_following(url, WELL_KNOWN_MAX_SIZE, first_ips=[ip])
-        except TransportError as exc:
-            return {'address': ip, 'answer': 'tls error' if isinstance(exc, TlsError) else 'unreachable', 'error': exc.message}
-        if problem is not None:
-            return {'address': ip, 'answer': 'redirect %s' % problem[0], 'error': None}
-        m_server = None
-        if response.status == 200 and not response.truncated:
-            try:
-                doc = json.loads(response.body.decode('utf-8'))
-                m_server = doc.get('m.server') if isinstance(doc, dict) else None
-            except (UnicodeDecodeError, ValueError):
-                m_server = '(invalid JSON)'
-        answer = 'HTTP %d' % response.status + (' m.server=%s' % m_server if m_server is not None else '')
-        return {'address': ip, 'answer': answer, 'error': None}
-
-    def _compare_well_known(self, record, probes, host):
-        if not probes:
-            return
-        seen = [future.result() for _ip, future in probes]
-        record['per_address'] = seen
-        reachable = [p for p in seen if p['answer'] != 'unreachable']
-        if len(set(p['answer'] for p in reachable)) > 1:
-            self.findings.add('well_known_inconsistent', 'The addresses of %s answer differently: %s.' % (
-                host, '; '.join('%s: %s' % (p['address'], p['answer']) for p in seen)), step='3', host=host)
-        elif reachable and len(reachable) < len(seen):
-            self.findings.add('well_known_address_unreachable', 'Some addresses of %s do not answer HTTPS: %s.' % (
-                host, ', '.join(p['address'] for p in seen if p['answer'] == 'unreachable')), step='3', host=host)
 
     # ---- the algorithm --------------------------------------------------------------------
     def _resolve_direct(self, name, ip_step, port_step):
@@ -599,274 +293,16 @@ class DelegationCheck(object):
                     self.findings.add('srv_ignored_delegated', 'SRV %s exists but the well-known delegation takes precedence.'
                                       % answer.name, step=self.step, name=answer.name)
 
-    # ---- per address ----------------------------------------------------------------------
+    # ---- the pieces that now live in their own files -------------------------------------
+    def fetch_well_known(self):
+        """Returns (record dict, delegated ServerName or None). Failures fall through to step 4."""
+        well_known = fetch_well_known(self.network, self.name, self.pool)
+        self.findings.items.extend(well_known.findings)
+        return well_known.record, well_known.delegated
+
     def check_address(self, target, ip, family):
         """Connect, verify TLS, fetch keys/version, probe the proxy. Returns (dict, [Finding])."""
-        where = '%s:%d' % ('[%s]' % ip if family == 6 else ip, target.port)
-        found = []
-
-        def add(code, message, **fmt):
-            fmt.setdefault('ip', ip)
-            fmt.setdefault('port', target.port)
-            fmt.setdefault('name', self.tls_name)
-            found.append(Finding(code, message, address=where, **fmt))
-
-        result = {'address': ip, 'family': family, 'port': target.port, 'host': target.host, 'sni': self.sni,
-                  'host_header': self.host_header, 'tcp': None, 'tls': None, 'certificate': None, 'keys': None,
-                  'version': None, 'proxy': None, 'server_header': None, 'ok': False, 'error': None, 'timings': {}}
-        start = time.monotonic()
-        try:
-            sock, info = self.network.connect_tls(ip, target.port, self.sni)
-        except TransportError as exc:
-            result['error'] = exc.message
-            if isinstance(exc, TlsError) or (isinstance(exc, TimeoutTransportError) and not isinstance(exc, ConnectError)):
-                result['tcp'] = 'ok'
-                # Connected, then no answer: peers wait on this connection until their deadline.
-                result['hung'] = isinstance(exc, TimeoutTransportError)
-                add('tls_handshake_failed', exc.message)
-            else:
-                result['tcp'] = exc.kind
-                add('tcp_connect_failed', exc.message)
-            return result, found
-        result['tcp'] = 'ok'
-        result['timings']['connect_tls'] = round(time.monotonic() - start, 4)
-        leaf = info.leaf
-        result['tls'] = {'verified': info.verified, 'version': info.version, 'cipher': info.cipher,
-                         'verify_error': info.verify_message, 'verify_code': info.verify_code,
-                         'chain': info.chain_summary()}
-        if leaf is not None:
-            cert = describe_certificate(leaf)
-            cert['expected_name'] = self.tls_name
-            cert['name_ok'] = match_certificate_name(leaf, self.tls_name)
-            cert['seconds_left'] = int(cert_seconds_left(leaf))
-            result['certificate'] = cert
-        if sock is None:
-            self._explain_tls_failure(info, add)
-            result['error'] = 'TLS verification failed: %s' % info.verify_message
-            return result, found
-        ok = True
-        cert = result['certificate']
-        if cert is None or not cert['name_ok']:
-            ok = False
-            names = ', '.join((cert or {}).get('dns_names', []) + (cert or {}).get('ip_addresses', [])) or 'none'
-            add('tls_name_mismatch', 'The certificate on %s is not valid for %s (it names: %s).' % (where, self.tls_name, names))
-        elif cert['seconds_left'] < CERT_WARN_SECONDS:
-            add('tls_cert_expiring', 'The certificate on %s expires in %.1f days.' % (where, cert['seconds_left'] / 86400.0))
-
-        session = HttpSession(self.network, ip, target.port, self.sni, self.host_header, sock=sock)
-        try:
-            if 'keys' in self.checks:
-                ok = self._check_keys(session, result, add) and ok
-            if 'version' in self.checks:
-                self._check_version(session, result, add)
-            # With the homeserver down, the proxy probes would only repeat the same 502.
-            if 'proxy' in self.checks and not result.get('backend_unavailable'):
-                self._check_proxy(session, result, add)
-        finally:
-            session.close()
-        result['ok'] = ok
-        result['timings']['total'] = round(time.monotonic() - start, 4)
-        return result, found
-
-    def _explain_tls_failure(self, info, add):
-        code = info.verify_code
-        leaf = info.leaf
-        message = info.verify_message or 'verification failed'
-        if code == X509_V_ERR_CERT_HAS_EXPIRED:
-            add('tls_cert_expired', 'The certificate expired (%s): %s.' % (
-                leaf and describe_certificate(leaf)['not_after'], message))
-        elif code == X509_V_ERR_CERT_NOT_YET_VALID:
-            add('tls_cert_not_yet_valid', 'The certificate is not valid yet: %s.' % message)
-        elif code in (X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) \
-                and leaf is not None and not is_self_issued(leaf) and not info.sends_issuer_of_leaf():
-            # OpenSSL found no issuer for the leaf: not among what the server sent, and not a
-            # trusted root (else the chain would have verified). The intermediate is missing.
-            add('tls_missing_intermediate', 'The server sends its certificate (issued by %s) without that '
-                'intermediate CA certificate (%d certificate(s) sent): %s.'
-                % (leaf.issuer.rfc4514_string(), len(info.chain), message))
-        else:
-            add('tls_untrusted', 'The certificate chain is not trusted: %s (chain sent: %s).' % (
-                message, ' <- '.join(c.get('subject') or '?' for c in info.chain_summary()) or 'none'))
-
-    def _note_server_header(self, response, result, add):
-        server = response.header('Server')
-        if server and result['server_header'] is None:
-            result['server_header'] = server
-        if (server and 'cloudflare' in server.lower()) or response.header('CF-RAY'):
-            if not result.get('cloudflare'):
-                result['cloudflare'] = True
-                add('proxy_cloudflare', 'Responses on %s:%d come through Cloudflare (Server: %s, cf-ray: %s).'
-                    % (result['address'], result['port'], server, response.header('CF-RAY')))
-
-    def _check_keys(self, session, result, add):
-        start = time.monotonic()
-        try:
-            response = session.request('GET', '/_matrix/key/v2/server', limit=WELL_KNOWN_MAX_SIZE * 4)
-        except TransportError as exc:
-            add('keys_request_failed', 'GET /_matrix/key/v2/server failed: %s.' % exc.message)
-            result['keys'] = {'error': exc.message}
-            result['hung'] = isinstance(exc, TimeoutTransportError)
-            return False
-        result['timings']['keys'] = round(time.monotonic() - start, 4)
-        self._note_server_header(response, result, add)
-        record = {'status': response.status, 'content_type': response.content_type}
-        result['keys'] = record
-        if response.status in BACKEND_DOWN_STATUSES:
-            # A reverse proxy answers 502/503/504 itself when its upstream is down or unreachable:
-            # the homeserver is not running, or the proxy points at the wrong address.
-            add('backend_unavailable', 'GET /_matrix/key/v2/server answered HTTP %d from the proxy (Server: %s): the '
-                'homeserver behind it did not answer.' % (response.status, response.header('Server') or 'unknown'),
-                status=response.status)
-            result['backend_unavailable'] = True
-            return False
-        if response.status != 200:
-            add('keys_status', 'GET /_matrix/key/v2/server answered HTTP %d.' % response.status, status=response.status)
-            return False
-        if not response.is_json_type():
-            add('keys_content_type', 'GET /_matrix/key/v2/server is served as %r, not application/json.' % response.content_type)
-        try:
-            doc = json.loads(response.body.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError) as exc:
-            add('keys_invalid_json', 'GET /_matrix/key/v2/server is not JSON (%s).' % str(exc)[:120])
-            return False
-        summary, problems = check_key_response(doc, self.name.raw)
-        record.update(summary)
-        ok = True
-        for problem in problems:
-            add(problem.code, problem.message, **problem.fmt)
-            if Finding(problem.code, '').level == ERROR:
-                ok = False
-        record['ok'] = ok
-        return ok
-
-    def _get_json(self, session, method, path, body=None, headers=None):
-        response = session.request(method, path, body=body, headers=headers)
-        try:
-            doc = json.loads(response.body.decode('utf-8')) if response.body else None
-        except (UnicodeDecodeError, ValueError):
-            doc = None
-        return response, doc
-
-    def _check_version(self, session, result, add):
-        try:
-            response, doc = self._get_json(session, 'GET', '/_matrix/federation/v1/version')
-        except TransportError as exc:
-            add('version_failed', 'GET /_matrix/federation/v1/version failed: %s.' % exc.message)
-            return
-        server = doc.get('server') if isinstance(doc, dict) else None
-        if response.status != 200 or not isinstance(server, dict):
-            add('version_failed', 'GET /_matrix/federation/v1/version answered HTTP %d without a "server" object.' % response.status)
-            result['version'] = {'status': response.status}
-            return
-        result['version'] = {'status': response.status, 'name': server.get('name'), 'version': server.get('version')}
-
-    def _check_proxy(self, session, result, add):
-        """Spec-independent checks of the reverse proxy in front of the homeserver (DISCOVERY.md 6)."""
-        record = {}
-        result['proxy'] = record
-        txn = 'mxfed-check-%s' % os.urandom(6).hex()
-        padding = 'x' * PROXY_BODY_SIZE
-        body = json.dumps({'origin': 'mxfed-check.invalid', 'origin_server_ts': 0, 'pdus': [], 'edus': [],
-                           'mxfed_padding': padding}).encode('utf-8')
-        try:
-            response, doc = self._get_json(session, 'PUT', '/_matrix/federation/v1/send/%s' % txn, body=body,
-                                           headers={'Content-Type': 'application/json'})
-        except TransportError as exc:
-            record['large_transaction'] = {'error': exc.message, 'ok': False}
-            add('proxy_upload_closed', 'An unauthenticated %d-byte PUT /_matrix/federation/v1/send was cut off: %s.'
-                % (len(body), exc.message))
-        else:
-            is_matrix = _homeserver_error(doc)
-            ok = is_matrix and response.status in (400, 401, 403, 413)
-            record['large_transaction'] = {'status': response.status, 'errcode': doc.get('errcode') if is_matrix else None,
-                                           'body_size': len(body), 'ok': ok}
-            if not ok:
-                if response.status in (413,) + BACKEND_DOWN_STATUSES:
-                    # nginx answers 413; Caddy 2.6's request_body max_size answers 502. The
-                    # homeserver answered the small requests before, so it is the body's size.
-                    add('proxy_body_limit', 'An unauthenticated %d-byte transaction got HTTP %d from the proxy, not '
-                        'the homeserver\'s Matrix error: transactions larger than the proxy\'s body limit (large '
-                        'events, many events at once) fail, small ones pass.' % (len(body), response.status))
-                else:
-                    add('proxy_nonmatrix_response', 'PUT /_matrix/federation/v1/send answered HTTP %d without a Matrix '
-                        'error (expected 401 M_UNAUTHORIZED).' % response.status)
-        # An event ID with "/" (room v3+ IDs are base64 and contain it) must reach the homeserver
-        # still encoded; a decoding proxy turns the route into a 404/400 M_UNRECOGNIZED.
-        path = '/_matrix/federation/v1/event/%24mxfed-check%2Fprobe%3Amxfed-check.invalid'
-        try:
-            response, doc = self._get_json(session, 'GET', path)
-        except TransportError as exc:
-            record['encoded_path'] = {'error': exc.message, 'ok': False}
-            add('proxy_nonmatrix_response', 'GET %s failed: %s.' % (path, exc.message))
-            return
-        is_matrix = _homeserver_error(doc)
-        ok = is_matrix and response.status in (401, 403)
-        record['encoded_path'] = {'path': path, 'status': response.status, 'errcode': doc.get('errcode') if is_matrix else None,
-                                  'ok': ok}
-        if ok:
-            return
-        if is_matrix:
-            add('proxy_path_mangled', 'GET %s reached the homeserver altered (HTTP %d %s): the proxy decodes %%2F.'
-                % (path, response.status, doc.get('errcode')))
-        else:
-            add('proxy_nonmatrix_response', 'GET %s answered HTTP %d without a Matrix error: it did not reach the homeserver.'
-                % (path, response.status))
-
-    # ---- client discovery ------------------------------------------------------------------
-    def check_client(self):
-        host = self.name.host_for_url
-        url = 'https://%s%s' % (host, CLIENT_WELL_KNOWN_PATH)
-        record = {'url': url, 'status': None, 'cors': None, 'base_url': None, 'versions': None, 'versions_cors': None,
-                  'redirects': []}
-        found = []
-
-        def add(code, message, **fmt):
-            fmt.setdefault('host', self.name.host)
-            found.append(Finding(code, message, **fmt))
-
-        try:
-            response, chain, problem = self._get_following(url, WELL_KNOWN_MAX_SIZE, max_redirects=5)
-        except TransportError as exc:
-            record['error'] = exc.message
-            add('client_well_known_missing', 'Clients cannot fetch %s: %s.' % (url, exc.message))
-            return record, found
-        record['redirects'] = chain[:-1] if response is not None else chain
-        if response is None or response.status != 200:
-            record['status'] = response.status if response is not None else None
-            add('client_well_known_missing', '%s answers %s.' % (
-                url, ('HTTP %d' % response.status) if response is not None else 'with redirect problem %s' % (problem,)))
-            return record, found
-        record['status'] = 200
-        record['cors'] = response.header('Access-Control-Allow-Origin')
-        if record['cors'] != '*':
-            add('client_cors_missing', '%s lacks "Access-Control-Allow-Origin: *" (got %r).' % (url, record['cors']), url=url)
-        try:
-            doc = json.loads(response.body.decode('utf-8'))
-            base_url = doc['m.homeserver']['base_url']
-            if not isinstance(base_url, str) or urlsplit(base_url).scheme not in ('https', 'http'):
-                raise ValueError('base_url is not a URL')
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-            add('client_well_known_invalid', '%s has no usable m.homeserver.base_url (%s).' % (url, exc))
-            return record, found
-        record['base_url'] = base_url
-        versions_url = base_url.rstrip('/') + '/_matrix/client/versions'
-        try:
-            if urlsplit(versions_url).scheme != 'https':
-                raise InsecureUrlError('base_url is not https')
-            vresponse, _chain, vproblem = self._get_following(versions_url, 1024 * 1024, max_redirects=5)
-            if vresponse is None:
-                raise RedirectError('redirect problem %s' % (vproblem,))
-            vdoc = json.loads(vresponse.body.decode('utf-8'))
-            if vresponse.status != 200 or not isinstance(vdoc, dict) or not isinstance(vdoc.get('versions'), list):
-                raise ValueError('HTTP %d without a "versions" list' % vresponse.status)
-        except (TransportError, ValueError, UnicodeDecodeError) as exc:
-            add('client_versions_failed', '%s did not answer: %s.' % (versions_url, getattr(exc, 'message', exc)), url=versions_url)
-            return record, found
-        record['versions'] = vdoc.get('versions')
-        record['versions_cors'] = vresponse.header('Access-Control-Allow-Origin')
-        if record['versions_cors'] != '*':
-            add('client_cors_missing', '%s lacks "Access-Control-Allow-Origin: *".' % versions_url, url=versions_url)
-        return record, found
+        return probe_address(self.network, self, self.name.raw, self.checks, target, ip, family)
 
     # ---- orchestration ---------------------------------------------------------------------
     def run(self):
@@ -874,7 +310,7 @@ class DelegationCheck(object):
         pool = self.shared_pool or concurrent.futures.ThreadPoolExecutor(max_workers=self.workers)
         self.pool = pool
         try:
-            client_future = pool.submit(self.check_client) if 'client' in self.checks else None
+            client_future = pool.submit(check_client, self.network, self.name) if 'client' in self.checks else None
             self.resolve(pool)
             jobs = []
             for target in self.targets:
