@@ -146,7 +146,8 @@ def _route_seen(route, per_address, findings, fallback=None):
     return RouteSeen(well_known=state, well_known_problem=problem,
                      targets=None if stopped else _targets_seen(route.targets, per_address),
                      srv_stop=route.srv_stop, srv_failed=route.srv_failed, fallback=fallback,
-                     well_known_seconds=well_known.seconds, split=split or None)
+                     well_known_seconds=well_known.seconds, split=split or None,
+                     well_known_phase=well_known.timeout_phase or 'response')
 
 
 def _join_labels(names):

@@ -27,8 +27,10 @@ import time
 from urllib.parse import urlsplit
 
 from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
+    ConnectTimeoutError,
     TimeoutTransportError,
     TlsError,
+    TlsTimeoutError,
     TransportError,
 )
 from ansible_collections.mxfed.federation.plugins.module_utils._fetch import (
@@ -83,6 +85,11 @@ class WellKnown(object):
     @property
     def timed_out(self):
         return self.result == 'timeout'
+
+    @property
+    def timeout_phase(self):
+        """'connect', 'tls' or 'response' when the fetch timed out, else None."""
+        return self.record.get('timeout_phase')
 
     @property
     def m_server(self):
@@ -250,6 +257,10 @@ def fetch_well_known(network, name, pool):
         record['error'] = exc.message
         record['seconds'] = round(time.monotonic() - started, 4)
         record['result'], finding = _transport_failure(url, host, exc)
+        if record['result'] == 'timeout':
+            # Where it hung: peers bound each phase differently (Go: 10 s for a handshake).
+            record['timeout_phase'] = ('connect' if isinstance(exc, ConnectTimeoutError)
+                                       else 'tls' if isinstance(exc, TlsTimeoutError) else 'response')
         found.append(finding)
         return WellKnown(record, None, found)
     record['seconds'] = round(time.monotonic() - started, 4)

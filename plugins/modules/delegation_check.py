@@ -317,6 +317,11 @@ well_known:
       description: How long the fetch took (redirects included).
       type: float
       sample: 0.03
+    timeout_phase:
+      description: When the fetch timed out, where it hung - V(connect) (no TCP answer), V(tls) (accepted, no handshake)
+        or V(response) (no HTTP answer). Peers bound these differently (Go's default transport gives a handshake 10 s).
+      type: str
+      sample: tls
     per_address:
       description: When the server name has several addresses, what each one answered (address, answer, error); they
         must agree, because every other server picks one of them.
