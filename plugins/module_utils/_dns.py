@@ -261,12 +261,14 @@ class DnsClient(object):
         finally:
             sock.close()
 
-    def lookup_many(self, questions):
+    def lookup_many(self, questions, deadline=None):
         """Several (name, rdtype) questions in one round trip: all queries go out on one UDP socket
         to the first nameserver. Anything unusual (truncation, SERVFAIL, no answer in time) is asked
         again on its own through lookup(), which tries every nameserver and TCP; those run in
-        parallel. The whole call ends within `timeout` seconds of wall-clock time."""
-        deadline = time.monotonic() + self.timeout
+        parallel. The whole call ends within `timeout` seconds of wall-clock time, or by
+        `deadline` (a time.monotonic() value) if earlier."""
+        own = time.monotonic() + self.timeout
+        deadline = own if deadline is None else min(deadline, own)
         results = [None] * len(questions)
         queries = [None] * len(questions)
         for index, (name, rdtype) in enumerate(questions):
@@ -275,7 +277,7 @@ class DnsClient(object):
         if len(batch) > 1 and self.nameservers:
             # The first server's share of the budget, as in _exchange: a dead first server
             # leaves the rest for the others.
-            share = min(2.0, self.timeout / (len(self.nameservers) + 1))
+            share = min(2.0, max(0.0, deadline - time.monotonic()) / (len(self.nameservers) + 1))
             self._batch(questions, queries, results, batch, time.monotonic() + share)
         missing = [index for index, answer in enumerate(results) if answer is None]
         if len(missing) == 1:

@@ -151,7 +151,7 @@ class HttpSession(object):
     """HTTP/1.1 keep-alive requests to one (ip, port) with a fixed SNI and Host header.
 
     Reconnects (verified TLS again) when the server closed the connection. `network` is anything
-    with `connect_tls(ip, port, sni)` and `timeout` (a Network or a Dialer). Each request ends
+    with `connect_tls(ip, port, sni, deadline=)` and `timeout` (a Network or a Dialer). Each request ends
     within `network.timeout` seconds of wall-clock time (or by an earlier `deadline`, a
     time.monotonic() value, for callers that hold a per-step or per-check deadline).
     """
@@ -173,8 +173,8 @@ class HttpSession(object):
     def _new_h11():
         return h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
 
-    def _open(self):
-        sock, info = self.network.connect_tls(self.ip, self.port, self.sni)
+    def _open(self, deadline):
+        sock, info = self.network.connect_tls(self.ip, self.port, self.sni, deadline=deadline)
         if sock is None:
             raise TlsError('TLS verification failed on reconnect: %s' % info.verify_message)
         self._sock = sock
@@ -202,7 +202,7 @@ class HttpSession(object):
             body = body.encode('utf-8')
         for attempt in (0, 1):
             if self._sock is None:
-                self._open()
+                self._open(deadline)
             reused = self._reused
             try:
                 return self._request_once(method, path, body, headers, limit, deadline)

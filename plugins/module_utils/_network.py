@@ -44,8 +44,9 @@ class Network(object):
         """A DnsAnswer within `timeout` seconds (or by `deadline`, a time.monotonic() value)."""
         return self.dns.lookup(name, rdtype, deadline=deadline)
 
-    def lookup_many(self, questions):
-        return self.dns.lookup_many(questions)
+    def lookup_many(self, questions, deadline=None):
+        """DnsAnswers in question order, all within `timeout` seconds (or by `deadline`)."""
+        return self.dns.lookup_many(questions, deadline=deadline)
 
     def address_types(self):
         if self.ip_version == '4':
@@ -54,9 +55,10 @@ class Network(object):
             return ['AAAA']
         return ['A', 'AAAA']
 
-    def connect_tcp(self, ip, port):
-        return self.dialer.connect_tcp(ip, port)
+    def connect_tcp(self, ip, port, deadline=None):
+        return self.dialer.connect_tcp(ip, port, deadline)
 
-    def connect_tls(self, ip, port, sni):
-        """TCP + verified TLS. Returns (sslsocket, TlsInfo); (None, info) when verification failed."""
-        return self.dialer.connect_tls(ip, port, sni)
+    def connect_tls(self, ip, port, sni, deadline=None):
+        """TCP + verified TLS. Returns (sslsocket, TlsInfo); (None, info) when verification failed.
+        Connect and handshake each within `timeout` seconds, and by `deadline` when given."""
+        return self.dialer.connect_tls(ip, port, sni, deadline=deadline)

@@ -19,9 +19,11 @@ __metaclass__ = type
 
 import os
 import re
+import select
 import socket
 import ssl
 import stat
+import time
 
 from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     ConnectRefusedError,
@@ -179,15 +181,26 @@ class Dialer(object):
         self._verify_ctx = make_context(verify=True, ca_path=ca_path)
         self._diag_ctx = make_context(verify=False)
 
-    def connect_tcp(self, ip, port):
+    def _time_left(self, deadline):
+        """Seconds for the next blocking step: the timeout, or less before `deadline` (a
+        time.monotonic() value); None when the deadline has passed."""
+        if deadline is None:
+            return self.timeout
+        left = min(self.timeout, deadline - time.monotonic())
+        return left if left > 0 else None
+
+    def connect_tcp(self, ip, port, deadline=None):
         target = self.port_map.get((ip, port), (ip, port))
+        timeout = self._time_left(deadline)
+        if timeout is None:
+            raise ConnectTimeoutError('TCP connection to %s port %d not attempted: no time left' % (ip, port))
         try:
             if self._connector is not None:
-                sock = self._connector(target[0], target[1], self.timeout)
+                sock = self._connector(target[0], target[1], timeout)
             else:
-                sock = socket.create_connection(target, timeout=self.timeout)
+                sock = socket.create_connection(target, timeout=timeout)
         except socket.timeout:
-            raise ConnectTimeoutError('TCP connection to %s port %d timed out after %.0f s' % (ip, port, self.timeout))
+            raise ConnectTimeoutError('TCP connection to %s port %d timed out after %.1f s' % (ip, port, timeout))
         except OSError as exc:
             error = ConnectRefusedError if isinstance(exc, ConnectionRefusedError) else ConnectUnreachableError
             raise error('TCP connection to %s port %d failed: %s' % (ip, port, exc.strerror or exc))
@@ -198,21 +211,58 @@ class Dialer(object):
             pass
         return sock
 
-    def connect_tls(self, ip, port, sni):
-        """TCP + verified TLS. Returns (sslsocket, TlsInfo). Verification failures are explained."""
-        raw = self.connect_tcp(ip, port)
+    def _handshake(self, ctx, raw, sni, deadline):
+        """The TLS handshake on the wall clock. A blocking handshake is bounded only per read by
+        OpenSSL, so a server trickling its handshake a byte at a time could stretch it far past
+        the timeout: here the socket is non-blocking and every wait for the server is bounded
+        by the time left."""
+        end = time.monotonic() + self.timeout
+        if deadline is not None:
+            end = min(end, deadline)
+        raw.setblocking(False)
         try:
-            sock = self._verify_ctx.wrap_socket(raw, server_hostname=sni)
+            sock = ctx.wrap_socket(raw, server_hostname=sni, do_handshake_on_connect=False)
+        except (ssl.SSLError, OSError):
+            raw.close()
+            raise
+        try:
+            while True:
+                try:
+                    sock.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    wait = ([sock], [])
+                except ssl.SSLWantWriteError:
+                    wait = ([], [sock])
+                left = end - time.monotonic()
+                if left <= 0 or not any(select.select(wait[0], wait[1], [], left)[:2]):
+                    raise socket.timeout('handshake deadline')
+            sock.settimeout(self.timeout)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def connect_tls(self, ip, port, sni, deadline=None):
+        """TCP + verified TLS. Returns (sslsocket, TlsInfo). Verification failures are explained.
+
+        The connect and the handshake each end within `timeout` seconds, both by `deadline` (a
+        time.monotonic() value) when given."""
+        started = time.monotonic()
+        raw = self.connect_tcp(ip, port, deadline)
+        try:
+            sock = self._handshake(self._verify_ctx, raw, sni, deadline)
         except ssl.SSLCertVerificationError as exc:
             raw.close()
             info = TlsInfo(verified=False, verify_code=exc.verify_code, verify_message=exc.verify_message)
-            self._diagnose(ip, port, sni, info)
+            self._diagnose(ip, port, sni, info, deadline)
             return None, info
         except socket.timeout:
-            # The server accepted the connection and never answered the handshake: peers hang
+            # The server accepted the connection and never completed the handshake: peers hang
             # on it until their deadline, which is not a TLS problem but a timeout.
             raw.close()
-            raise TlsTimeoutError('TLS handshake with %s port %d got no answer within %.0f s' % (ip, port, self.timeout))
+            raise TlsTimeoutError('TLS handshake with %s port %d did not complete within %.1f s'
+                                  % (ip, port, time.monotonic() - started))
         except (ssl.SSLError, OSError) as exc:
             raw.close()
             raise TlsError('TLS handshake with %s port %d failed: %s' % (ip, port, short_error(exc)))
@@ -220,11 +270,15 @@ class Dialer(object):
         info.fill_from_socket(sock)
         return sock, info
 
-    def _diagnose(self, ip, port, sni, info):
+    def _diagnose(self, ip, port, sni, info, deadline=None):
         try:
-            raw = self.connect_tcp(ip, port)
-            sock = self._diag_ctx.wrap_socket(raw, server_hostname=sni)
-        except (TransportError, ssl.SSLError, OSError):
+            raw = self.connect_tcp(ip, port, deadline)
+        except TransportError:
+            return
+        try:
+            sock = self._handshake(self._diag_ctx, raw, sni, deadline)
+        except (ssl.SSLError, OSError):
+            raw.close()
             return
         try:
             info.fill_from_socket(sock)

@@ -33,7 +33,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ
 class _Net(object):
     timeout = 0.5
 
-    def connect_tls(self, ip, port, sni):
+    def connect_tls(self, ip, port, sni, deadline=None):
         raise TransportError('no reconnect in the fuzz target')
 
 

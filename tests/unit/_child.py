@@ -29,7 +29,7 @@ class _PlainNetwork(object):
     def __init__(self, timeout):
         self.timeout = timeout
 
-    def connect_tls(self, ip, port, sni):
+    def connect_tls(self, ip, port, sni, deadline=None):
         return socket.create_connection((ip, port), timeout=self.timeout), None
 
 

@@ -20,12 +20,12 @@ class Network(object):
     def address_types():
         return ['A']
 
-    def lookup_many(self, questions):
+    def lookup_many(self, questions, deadline=None):
         return [DnsAnswer(name, rdtype, 'ok' if self.addresses else 'nxdomain',
                           records=[{'address': ip} for ip in self.addresses]) for name, rdtype in questions]
 
     @staticmethod
-    def connect_tls(ip, port, sni):
+    def connect_tls(ip, port, sni, deadline=None):
         raise ConnectRefusedError('TCP connection to %s port %d failed: Connection refused' % (ip, port))
 
 

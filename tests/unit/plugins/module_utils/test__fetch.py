@@ -54,7 +54,7 @@ class NoDns(object):
         return ['A', 'AAAA']
 
     @staticmethod
-    def lookup_many(questions):
+    def lookup_many(questions, deadline=None):
         raise AssertionError('no DNS for an IP literal: %r' % (questions,))
 
 

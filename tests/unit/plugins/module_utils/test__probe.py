@@ -24,7 +24,7 @@ class FailingNetwork(object):
         self.exc = exc
         self.calls = []
 
-    def connect_tls(self, ip, port, sni):
+    def connect_tls(self, ip, port, sni, deadline=None):
         self.calls.append((ip, port, sni))
         raise self.exc
 

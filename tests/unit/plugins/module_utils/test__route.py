@@ -40,11 +40,11 @@ class FakeNetwork(object):
     def address_types(self):
         return list(self.types)
 
-    def lookup_many(self, questions):
+    def lookup_many(self, questions, deadline=None):
         self.asked.extend(questions)
         return [self.answers.get((name, rdtype)) or DnsAnswer(name, rdtype, 'nxdomain') for name, rdtype in questions]
 
-    def connect_tls(self, ip, port, sni):
+    def connect_tls(self, ip, port, sni, deadline=None):
         raise ConnectRefusedError('TCP connection to %s port %d failed: Connection refused' % (ip, port))
 
 

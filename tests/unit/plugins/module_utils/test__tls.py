@@ -62,3 +62,33 @@ def test_directory_total_is_capped(tmp_path, root_pem):
 @pytest.mark.skipif(not os.path.isdir('/etc/ssl/certs'), reason='no system CA directory')
 def test_system_ca_directory():
     assert read_ca_path('/etc/ssl/certs').count('BEGIN CERTIFICATE') > 10
+
+
+def test_trickled_handshake_ends_by_the_deadline():
+    """A server that answers the ClientHello one byte every 0.1 s (each read within OpenSSL's
+    per-read timeout) used to stretch one handshake without limit; it ends by the timeout now."""
+    import time
+
+    from ansible_collections.mxfed.federation.plugins.module_utils._errors import TlsTimeoutError
+    from ansible_collections.mxfed.federation.plugins.module_utils._tls import Dialer
+
+    from _hostile import TcpServer, stream_forever
+
+    def trickle(conn, stop):
+        conn.recv(4096)
+        conn.sendall(b'\x16\x03\x03\x40\x00')  # a 16 KiB handshake record, then its body, slowly
+        stream_forever(conn, stop, b'\x02', pause=0.1)
+
+    server = TcpServer(trickle)
+    try:
+        dialer = Dialer(timeout=0.8)
+        start = time.monotonic()
+        with pytest.raises(TlsTimeoutError):
+            dialer.connect_tls(server.ip, server.port, 'hostile.test')
+        assert time.monotonic() - start < 0.8 + 0.5
+        start = time.monotonic()
+        with pytest.raises(TlsTimeoutError):
+            dialer.connect_tls(server.ip, server.port, 'hostile.test', deadline=time.monotonic() + 0.3)
+        assert time.monotonic() - start < 0.3 + 0.5
+    finally:
+        server.close()
