@@ -7,8 +7,10 @@ shared-secret API, then, concurrently for all setups and with one bounded wait:
      setup, connect, verify TLS and send a signed request the setup's homeserver accepts (which
      makes that homeserver fetch the judge's keys). 200 with the setup's display name means
      the judge reached the setup's own identity.
-  phase 2, keys: POST /_matrix/key/v2/query {"server_keys": {<setup>: {}}} on the judge (its
-     notary endpoint): the judge fetches and verifies the setup's keys itself.
+  phase 2, keys: POST /_matrix/key/v2/query {"server_keys": {<setup>: {<key id>: {}}}} on the
+     judge (its notary endpoint): the judge fetches and verifies the setup's keys itself.
+  phase 3, profile_again: the profile query once more, seconds later: what a second contact
+     does once the judge has cached what the first one learnt (a failed well-known, a route).
 Dendrite answers its notary endpoint only for the server name in the Host header (keys.go,
 NotaryKeys), so the key query carries Host: <the judge's server name>.
 Input: a JSON file {"base", "host", "secret_file", "user", "deadline", "setups": [{"id", "server_name",
@@ -99,7 +101,8 @@ def main(path):
     results = {s['id']: {} for s in spec['setups']}
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(spec['setups'])) as pool:
         for phase, fn in (('profile', lambda s: profile(base, token, s, deadline)),
-                          ('keys', lambda s: keys(base, s, deadline, spec['host']))):
+                          ('keys', lambda s: keys(base, s, deadline, spec['host'])),
+                          ('profile_again', lambda s: profile(base, token, s, deadline))):
             futures = {pool.submit(fn, s): s['id'] for s in spec['setups']}
             done, not_done = concurrent.futures.wait(futures, timeout=deadline + 10)
             for f in done:

@@ -26,8 +26,11 @@ def load(path):
 
 def did(probe):
     """What a judge did for one setup, from its probe results."""
-    p, k = probe.get('profile', {}), probe.get('keys', {})
+    p, k, again = probe.get('profile', {}), probe.get('keys', {}), probe.get('profile_again', {})
     return {
+        'reached_again': bool(again.get('reached')),
+        'again_status': again.get('status'),
+        'again_seconds': again.get('seconds'),
         'reached': bool(p.get('reached')),
         'profile_status': p.get('status'),
         'profile_errcode': p.get('errcode'),
@@ -48,7 +51,8 @@ def judges(directory):
            'versions': versions,
            'method': ('profile query GET /_matrix/client/v3/profile/@probe:<setup> on the judge (reached = 200 with '
                       'the setup identity\'s display name); then a notary key query POST /_matrix/key/v2/query '
-                      'with the identity\'s key ID (keys_verified = the judge returned verified keys for the name)'),
+                      'with the identity\'s key ID (keys_verified = the judge returned verified keys for the name); then the '
+                      'profile query again (reached_again: a second contact, with what the judge cached)'),
            'probe_wall_seconds': dict((j, round(raw[j]['finished'] - raw[j]['started'], 1)) for j in JUDGES),
            'setups': []}
     surprises = []

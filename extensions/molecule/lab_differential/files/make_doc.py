@@ -23,7 +23,8 @@ setup is real: its own server name, lab DNS records, Caddy sites (or a listener 
 with a chosen certificate) and a Synapse identity with its own signing key. A judge **reached** a setup
 when a profile query over federation (`GET /_matrix/client/v3/profile/@probe:<setup>` on the judge)
 returned the display name of that setup's identity; "keys" says whether the judge's notary key query
-for the identity's key ID returned verified keys. Then `mxfed.federation.delegation_check` runs from the
+for the identity's key ID returned verified keys; a "second contact" is the same profile query repeated
+after both, shown only where it differs (the judge then uses what it cached). Then `mxfed.federation.delegation_check` runs from the
 controller for every setup, and its `reachable_from` must equal what each judge did.
 """
 
@@ -57,8 +58,11 @@ def outcome(entry):
     p = 'reached' if entry['reached'] else 'FAILED'
     code = entry.get('profile_status')
     err = entry.get('profile_errcode')
-    return '%s (%s%s, %.1f s; keys %s)' % (p, code, '/' + err if err else '', entry.get('profile_seconds') or 0,
-                                            'yes' if entry.get('keys_verified') else 'no')
+    again = ''
+    if 'reached_again' in entry and entry['reached_again'] != entry['reached']:
+        again = '; second contact %s' % ('reached' if entry['reached_again'] else 'FAILED')
+    return '%s (%s%s, %.1f s; keys %s%s)' % (p, code, '/' + err if err else '', entry.get('profile_seconds') or 0,
+                                              'yes' if entry.get('keys_verified') else 'no', again)
 
 
 def main(report_dir='lab-report/lab_differential', out='docs/differential-lab.md'):
