@@ -17,7 +17,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 from urllib.parse import urlsplit
 
 from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
@@ -26,6 +25,8 @@ from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     TransportError,
 )
 from ansible_collections.mxfed.federation.plugins.module_utils._fetch import get_following
+from ansible_collections.mxfed.federation.plugins.module_utils._http import parse_https_url
+from ansible_collections.mxfed.federation.plugins.module_utils._json import loads as json_loads
 from ansible_collections.mxfed.federation.plugins.module_utils._report import Finding
 
 CLIENT_WELL_KNOWN_PATH = '/.well-known/matrix/client'
@@ -34,8 +35,10 @@ VERSIONS_MAX_SIZE = 1024 * 1024
 CLIENT_MAX_REDIRECTS = 5
 
 
-def check_client(network, name):
-    """Client discovery for a parsed ServerName (a leaf task). Returns (record dict, [Finding])."""
+def check_client(network, name, deadline=None, budget=None):
+    """Client discovery for a parsed ServerName (a leaf task). Returns (record dict, [Finding]).
+
+    deadline: when all of it ends (a time.monotonic() value); budget: the check's Budget."""
     host = name.host_for_url
     url = 'https://%s%s' % (host, CLIENT_WELL_KNOWN_PATH)
     record = {'url': url, 'status': None, 'cors': None, 'base_url': None, 'versions': None, 'versions_cors': None,
@@ -47,7 +50,8 @@ def check_client(network, name):
         found.append(Finding(code, message, **fmt))
 
     try:
-        response, chain, problem = get_following(network, url, CLIENT_WELL_KNOWN_MAX_SIZE, max_redirects=CLIENT_MAX_REDIRECTS)
+        response, chain, problem = get_following(network, url, CLIENT_WELL_KNOWN_MAX_SIZE, max_redirects=CLIENT_MAX_REDIRECTS,
+                                                 deadline=deadline, budget=budget)
     except TransportError as exc:
         record['error'] = exc.message
         add('client_well_known_missing', 'Clients cannot fetch %s: %s.' % (url, exc.message))
@@ -63,11 +67,11 @@ def check_client(network, name):
     if record['cors'] != '*':
         add('client_cors_missing', '%s lacks "Access-Control-Allow-Origin: *" (got %r).' % (url, record['cors']), url=url)
     try:
-        doc = json.loads(response.body.decode('utf-8'))
+        doc = json_loads(response.body)
         base_url = doc['m.homeserver']['base_url']
         if not isinstance(base_url, str) or urlsplit(base_url).scheme not in ('https', 'http'):
             raise ValueError('base_url is not a URL')
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         add('client_well_known_invalid', '%s has no usable m.homeserver.base_url (%s).' % (url, exc))
         return record, found
     record['base_url'] = base_url
@@ -75,14 +79,15 @@ def check_client(network, name):
     try:
         if urlsplit(versions_url).scheme != 'https':
             raise InsecureUrlError('base_url is not https')
+        parse_https_url(versions_url)  # InvalidUrlError for `https://a..test`, port 0 or 99999
         vresponse, _chain, vproblem = get_following(network, versions_url, VERSIONS_MAX_SIZE,
-                                                    max_redirects=CLIENT_MAX_REDIRECTS)
+                                                    max_redirects=CLIENT_MAX_REDIRECTS, deadline=deadline, budget=budget)
         if vresponse is None:
             raise RedirectError('redirect problem %s' % (vproblem,))
-        vdoc = json.loads(vresponse.body.decode('utf-8'))
+        vdoc = json_loads(vresponse.body)
         if vresponse.status != 200 or not isinstance(vdoc, dict) or not isinstance(vdoc.get('versions'), list):
             raise ValueError('HTTP %d without a "versions" list' % vresponse.status)
-    except (TransportError, ValueError, UnicodeDecodeError) as exc:
+    except (TransportError, ValueError) as exc:
         add('client_versions_failed', '%s did not answer: %s.' % (versions_url, getattr(exc, 'message', exc)), url=versions_url)
         return record, found
     record['versions'] = vdoc.get('versions')

@@ -28,6 +28,12 @@ __metaclass__ = type
 import concurrent.futures
 import time
 
+from ansible_collections.mxfed.federation.plugins.module_utils._budget import (
+    MAX_REQUESTS,
+    STEP_LABELS,
+    Budget,
+    check_bound,
+)
 from ansible_collections.mxfed.federation.plugins.module_utils._client import check_client
 from ansible_collections.mxfed.federation.plugins.module_utils._keys import keys_fingerprint
 from ansible_collections.mxfed.federation.plugins.module_utils._probe import probe_address
@@ -46,6 +52,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._servername impor
 from ansible_collections.mxfed.federation.plugins.module_utils._verdict import (
     CONNECTED,
     IMPLEMENTATIONS,
+    TIMEOUT,
     POLICIES,
     AddressSeen,
     RouteSeen,
@@ -57,11 +64,15 @@ from ansible_collections.mxfed.federation.plugins.module_utils._wellknown import
 OPTIONAL_CHECKS = ('keys', 'version', 'client', 'proxy')
 
 
-def _probe_all(network, route, server_name, checks, pool):
-    """Every address of every target of route, concurrently. Returns [(target, (result, found))]
-    in route order."""
-    jobs = [(target, pool.submit(probe_address, network, route, server_name, checks, target, ip, family))
+def _submit_probes(network, route, server_name, checks, pool, deadline, budget):
+    """Every address of every target of route, as leaf tasks. Returns [(target, future)] in
+    route order."""
+    return [(target, pool.submit(probe_address, network, route, server_name, checks, target, ip, family, deadline, budget))
             for target in route.targets for ip, family in target.addresses]
+
+
+def _collect(jobs):
+    """[(target, (result, found))] of _submit_probes' jobs, in route order."""
     return [(target, future.result()) for target, future in jobs]
 
 
@@ -113,8 +124,14 @@ def _first_version(addresses):
     return None
 
 
-def _targets_seen(targets, per_address):
-    """What peers walk: the targets in order, each address as the check saw it."""
+def _targets_seen(targets, per_address, unchecked_targets=()):
+    """What peers walk: the targets in order, each address as the check saw it.
+
+    What a cap or the check's deadline left unobserved is not taken as working: an address
+    beyond MAX_ADDRESSES is seen as one that timed out (a peer that gets to it may wait its
+    connect timeout there), an SRV target beyond MAX_SRV_TARGETS as one without addresses
+    (a peer that gets to it is not known to succeed). Neither changes a walk that ends at a
+    checked address before them."""
     results = {}
     for target, (res, found) in per_address:
         problems = [f.message for f in found if f.level == ERROR]
@@ -125,9 +142,14 @@ def _targets_seen(targets, per_address):
     seen = []
     for target in targets:
         dns_problem = ', '.join('%s %s' % (a.rdtype, a.status) for a in target.dns if a.status != 'ok') or None
-        seen.append(TargetSeen(target.host, target.port, [results[(id(target), ip)] for ip, _f in target.addresses
-                                                          if (id(target), ip) in results],
-                               srv=target.srv, priority=target.priority, dns_problem=dns_problem))
+        addresses = [results[(id(target), ip)] for ip, _f in target.addresses if (id(target), ip) in results]
+        addresses += [AddressSeen(ip, TIMEOUT, False, problem='not checked (more than %d addresses)' % len(target.addresses))
+                      for ip, _f in target.unchecked]
+        seen.append(TargetSeen(target.host, target.port, addresses, srv=target.srv, priority=target.priority,
+                               dns_problem=dns_problem))
+    for target in unchecked_targets:
+        seen.append(TargetSeen(target.host, target.port, [], srv=target.srv, priority=target.priority,
+                               dns_problem='not checked: beyond the first %d SRV targets' % len(targets)))
     return seen
 
 
@@ -144,7 +166,7 @@ def _route_seen(route, per_address, findings, fallback=None):
     stopped = route.srv_stop is not None and not route.targets
     split = '; '.join(f.message for f in findings if f.code in ('well_known_inconsistent', 'keys_differ'))
     return RouteSeen(well_known=state, well_known_problem=problem,
-                     targets=None if stopped else _targets_seen(route.targets, per_address),
+                     targets=None if stopped else _targets_seen(route.targets, per_address, route.unchecked_targets),
                      srv_stop=route.srv_stop, srv_failed=route.srv_failed, fallback=fallback,
                      well_known_seconds=well_known.seconds, split=split or None,
                      well_known_phase=well_known.timeout_phase or 'response')
@@ -197,24 +219,50 @@ def _verdict(server_name, implementations, seen, findings):
     return ok, reachability
 
 
+def _budget_findings(budget):
+    """step_deadline for each step that ran out of time, requests_capped when the request cap
+    was reached."""
+    found = []
+    for step in budget.ran_out:
+        found.append(Finding('step_deadline', 'The check ran out of time in %s: it ends each step within timeout (%.1f s) '
+                             'and the whole check within %.1f s; what did not answer by then is reported as a timeout.'
+                             % (STEP_LABELS[step], budget.timeout, check_bound(budget.timeout)),
+                             step={'well-known': '3', 'addresses': 'connect'}.get(step, step), what=STEP_LABELS[step],
+                             timeout=budget.timeout))
+    if budget.refused:
+        found.append(Finding('requests_capped', 'The check made its %d HTTP requests and left %d more unsent (each is '
+                             'reported as failed).' % (MAX_REQUESTS, budget.refused), limit=MAX_REQUESTS))
+    return found
+
+
 def _check(name, network, checks, implementations, pool):
-    """One parsed server name: the pieces on pool (leaf tasks), joined. Returns the findings and
-    the result dict without summary and elapsed."""
-    client_future = pool.submit(check_client, network, name) if 'client' in checks else None
-    route = resolve_route(name, network, pool)
-    per_address = _probe_all(network, route, name.raw, checks, pool)
-    fallback = fallback_addresses = None
+    """One parsed server name: the pieces on pool (leaf tasks), joined, each step by its
+    deadline (_budget.py: within 3 x timeout + 1 s in all). Returns the findings and the
+    result dict without summary and elapsed."""
+    budget = Budget(network.timeout)
+    client_future = pool.submit(check_client, network, name, budget.deadline, budget) if 'client' in checks else None
+    route = resolve_route(name, network, pool, budget)
+    fallback = fallback_jobs = None
     if route.srv_failed:
         # After an SRV lookup failure Synapse fails the request, but Dendrite and Conduit go on
         # to <name>:8448: check that route too, quietly (it is not the spec's route; the
-        # verdict cites what it found).
-        fallback = fallback_route(route, network)
-        fallback_addresses = _probe_all(network, fallback, name.raw, checks, pool)
+        # verdict cites what it found). Its addresses were looked up in the DNS step.
+        fallback = fallback_route(route, network, budget.step())
+    deadline = budget.step()
+    jobs = _submit_probes(network, route, name.raw, checks, pool, deadline, budget)
+    if fallback is not None:
+        fallback_jobs = _submit_probes(network, fallback, name.raw, checks, pool, deadline, budget)
+    per_address = _collect(jobs)
+    fallback_addresses = _collect(fallback_jobs) if fallback_jobs is not None else None
+    if jobs or fallback_jobs:
+        budget.note_deadline('addresses', deadline)
     client, client_found = client_future.result() if client_future is not None else (None, [])
+    if client_future is not None:
+        budget.note_deadline('client', budget.deadline)
 
     addresses, address_found = _join_addresses(route, per_address, network.ip_version)
     keys, keys_found = _keys_summary(addresses)
-    findings = route.findings + client_found + address_found + keys_found
+    findings = route.findings + client_found + address_found + keys_found + _budget_findings(budget)
     if route.targets and addresses and not any(res['ok'] for res in addresses) \
             and not any(f.level == ERROR for f in findings):
         findings.append(Finding('no_usable_address', 'No address passed the checks.'))
@@ -232,6 +280,7 @@ def _check(name, network, checks, implementations, pool):
         'well_known': route.well_known.record,
         'srv': route.srv,
         'targets': [t.as_dict() for t in route.targets],
+        'unchecked_targets': ['%s:%d' % (t.host, t.port) for t in route.unchecked_targets],
         'addresses': addresses,
         'keys': keys,
         'version': _first_version(addresses),

@@ -22,6 +22,7 @@ import json
 import os
 import time
 
+from ansible_collections.mxfed.federation.plugins.module_utils._budget import take_request
 from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     ConnectError,
     TimeoutTransportError,
@@ -29,6 +30,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     TransportError,
 )
 from ansible_collections.mxfed.federation.plugins.module_utils._http import HttpSession
+from ansible_collections.mxfed.federation.plugins.module_utils._json import loads as json_loads
 from ansible_collections.mxfed.federation.plugins.module_utils._keys import check_key_response
 from ansible_collections.mxfed.federation.plugins.module_utils._report import ERROR, Finding
 from ansible_collections.mxfed.federation.plugins.module_utils._x509 import (
@@ -59,11 +61,13 @@ def _homeserver_error(doc):
     return isinstance(doc, dict) and any(key in doc for key in ('errcode', 'error', 'message'))
 
 
-def probe_address(network, route, server_name, checks, target, ip, family):
+def probe_address(network, route, server_name, checks, target, ip, family, deadline=None, budget=None):
     """Connect, verify TLS, fetch keys/version, probe the proxy. Returns (dict, [Finding]).
 
     route gives the SNI, Host header and certificate name; server_name (the name as given) is
-    whom the keys must be signed by; checks: the optional groups to run."""
+    whom the keys must be signed by; checks: the optional groups to run. deadline: when all of
+    it ends (a time.monotonic() value; each step also within the timeout); budget: the check's
+    Budget (requests counted)."""
     where = '%s:%d' % ('[%s]' % ip if family == 6 else ip, target.port)
     found = []
 
@@ -78,7 +82,7 @@ def probe_address(network, route, server_name, checks, target, ip, family):
               'version': None, 'proxy': None, 'server_header': None, 'ok': False, 'error': None, 'timings': {}}
     start = time.monotonic()
     try:
-        sock, info = network.connect_tls(ip, target.port, route.sni)
+        sock, info = network.connect_tls(ip, target.port, route.sni, deadline=deadline)
     except TransportError as exc:
         result['error'] = exc.message
         if isinstance(exc, TlsError) or (isinstance(exc, TimeoutTransportError) and not isinstance(exc, ConnectError)):
@@ -115,7 +119,7 @@ def probe_address(network, route, server_name, checks, target, ip, family):
     elif cert['seconds_left'] < CERT_WARN_SECONDS:
         add('tls_cert_expiring', 'The certificate on %s expires in %.1f days.' % (where, cert['seconds_left'] / 86400.0))
 
-    session = HttpSession(network, ip, target.port, route.sni, route.host_header, sock=sock)
+    session = _Session(HttpSession(network, ip, target.port, route.sni, route.host_header, sock=sock), deadline, budget)
     try:
         if 'keys' in checks:
             ok = _check_keys(session, server_name, result, add) and ok
@@ -129,6 +133,24 @@ def probe_address(network, route, server_name, checks, target, ip, family):
     result['ok'] = ok
     result['timings']['total'] = round(time.monotonic() - start, 4)
     return result, found
+
+
+class _Session(object):
+    """An HttpSession whose requests end by the per-address deadline and count against the
+    check's request budget."""
+
+    def __init__(self, session, deadline, budget):
+        self.session = session
+        self.deadline = deadline
+        self.budget = budget
+
+    def request(self, method, path, body=None, headers=None, limit=None):
+        take_request(self.budget, '%s %s' % (method, path))
+        kwargs = {} if limit is None else {'limit': limit}
+        return self.session.request(method, path, body=body, headers=headers, deadline=self.deadline, **kwargs)
+
+    def close(self):
+        self.session.close()
 
 
 def explain_tls_failure(info, add):
@@ -191,8 +213,8 @@ def _check_keys(session, server_name, result, add):
     if not response.is_json_type():
         add('keys_content_type', 'GET /_matrix/key/v2/server is served as %r, not application/json.' % response.content_type)
     try:
-        doc = json.loads(response.body.decode('utf-8'))
-    except (UnicodeDecodeError, ValueError) as exc:
+        doc = json_loads(response.body)
+    except ValueError as exc:  # _json.JsonError: not UTF-8, too deep, numbers out of range, invalid
         add('keys_invalid_json', 'GET /_matrix/key/v2/server is not JSON (%s).' % str(exc)[:120])
         return False
     summary, problems = check_key_response(doc, server_name)
@@ -209,8 +231,8 @@ def _check_keys(session, server_name, result, add):
 def _get_json(session, method, path, body=None, headers=None):
     response = session.request(method, path, body=body, headers=headers)
     try:
-        doc = json.loads(response.body.decode('utf-8')) if response.body else None
-    except (UnicodeDecodeError, ValueError):
+        doc = json_loads(response.body) if response.body else None
+    except ValueError:
         doc = None
     return response, doc
 
@@ -229,14 +251,23 @@ def _check_version(session, result, add):
     result['version'] = {'status': response.status, 'name': server.get('name'), 'version': server.get('version')}
 
 
+_PROXY_BODY = []
+
+
+def _proxy_body():
+    """The 1.1 MiB transaction body, built once: every address's PUT shares the same bytes."""
+    if not _PROXY_BODY:
+        _PROXY_BODY.append(json.dumps({'origin': 'mxfed-check.invalid', 'origin_server_ts': 0, 'pdus': [], 'edus': [],
+                                       'mxfed_padding': 'x' * PROXY_BODY_SIZE}).encode('utf-8'))
+    return _PROXY_BODY[0]
+
+
 def _check_proxy(session, result, add):
     """Spec-independent checks of the reverse proxy in front of the homeserver (DISCOVERY.md 6)."""
     record = {}
     result['proxy'] = record
     txn = 'mxfed-check-%s' % os.urandom(6).hex()
-    padding = 'x' * PROXY_BODY_SIZE
-    body = json.dumps({'origin': 'mxfed-check.invalid', 'origin_server_ts': 0, 'pdus': [], 'edus': [],
-                       'mxfed_padding': padding}).encode('utf-8')
+    body = _proxy_body()
     try:
         response, doc = _get_json(session, 'PUT', '/_matrix/federation/v1/send/%s' % txn, body=body,
                                   headers={'Content-Type': 'application/json'})

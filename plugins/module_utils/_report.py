@@ -39,6 +39,8 @@ CODES = {
                                                'rewrite rules).'),
     'well_known_redirect_limit': (WARNING, '3', 'Serve the file with fewer than 10 redirects, ideally none.'),
     'well_known_redirect_insecure': (WARNING, '3', 'Redirect only to https:// URLs.'),
+    'well_known_redirect_invalid': (WARNING, '3', 'Redirect to a URL peers can fetch: https://host[:port]/path with a DNS name or IP '
+                                                  'and a port from 1 to 65535.'),
     'well_known_too_large': (WARNING, '3', 'Serve a small JSON object (servers read at most 50 KiB).'),
     'well_known_invalid_json': (WARNING, '3', 'Serve valid JSON such as {{"m.server": "matrix.{host}:443"}}; other servers silently '
                                               'ignore an invalid file.'),
@@ -67,6 +69,15 @@ CODES = {
     'srv_deprecated': (WARNING, 'dns', 'Rename the SRV record {name} to {new_name}; _matrix._tcp is deprecated since Matrix v1.8.'),
     'srv_shadowed': (INFO, 'dns', 'Remove the unused SRV record {name} to avoid confusion.'),
     'srv_ignored_delegated': (INFO, 'dns', 'Remove the SRV record {name}: well-known delegation takes precedence, so it is never used.'),
+    'srv_duplicate_records': (INFO, 'dns', 'Remove the duplicate records of {name}: one record per target and port is enough.'),
+    'srv_targets_capped': (WARNING, 'dns', 'Publish at most {limit} targets in {name}: the check looks at that many, and peers '
+                                           'spend a connect timeout on every dead target before the next.'),
+    'addresses_capped': (WARNING, 'dns', 'Publish at most {limit} A/AAAA records for {name} (the check looks at that many), '
+                                         'and remove those that do not serve federation.'),
+    # the check's own bounds (_budget.py)
+    'step_deadline': (WARNING, 'deadline', 'Make what {what} talks to answer within the timeout ({timeout} s), or raise '
+                                           'timeout if it is slow but working: peers give up sooner than they wait.'),
+    'requests_capped': (WARNING, 'connect', 'Fewer redirects and fewer addresses: one check sends at most {limit} requests.'),
     # connection per address
     'tcp_connect_failed': (ERROR, 'connect', 'Open port {port} to {ip} (firewall) and make the web server/proxy listen there, or remove '
                                              'the address from DNS.'),

@@ -24,6 +24,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.mxfed.federation.plugins.module_utils._budget import (
+    MAX_ADDRESSES,
+    MAX_SRV_TARGETS,
+    Budget,
+    cap_addresses,
+)
 from ansible_collections.mxfed.federation.plugins.module_utils._report import Finding
 from ansible_collections.mxfed.federation.plugins.module_utils._servername import DEFAULT_FEDERATION_PORT
 from ansible_collections.mxfed.federation.plugins.module_utils._wellknown import WellKnown, fetch_well_known
@@ -44,6 +50,7 @@ class Target(object):
         self.weight = weight
         self.addresses = list(addresses or [])  # list of (ip, family) with family 4 / 6
         self.dns = list(dns or [])  # the DnsAnswer of each address lookup
+        self.unchecked = []  # (ip, family) beyond MAX_ADDRESSES: published, not checked
 
     def as_dict(self):
         return {
@@ -53,6 +60,7 @@ class Target(object):
             'priority': self.priority,
             'weight': self.weight,
             'addresses': [ip for ip, _family in self.addresses],
+            'unchecked_addresses': [ip for ip, _family in self.unchecked],
             'dns': [answer.as_dict() for answer in self.dns],
         }
 
@@ -76,7 +84,7 @@ class Route(object):
     """
 
     def __init__(self, step, host_header, tls_name, sni, targets, well_known=None, srv=None, srv_stop=None,
-                 srv_failed=False, findings=()):
+                 srv_failed=False, findings=(), unchecked_targets=(), host_answers=None):
         self.step = step
         self.host_header = host_header
         self.tls_name = tls_name
@@ -87,6 +95,11 @@ class Route(object):
         self.srv_stop = srv_stop
         self.srv_failed = srv_failed
         self.findings = list(findings)
+        # SRV targets beyond MAX_SRV_TARGETS, in order: published, not checked.
+        self.unchecked_targets = list(unchecked_targets)
+        # The A/AAAA answers of tls_name's host when they were looked up during resolution
+        # (steps 3.3-3.5 and 4-6): fallback_route() uses them instead of asking again.
+        self.host_answers = host_answers
 
     @property
     def delegated(self):
@@ -121,16 +134,25 @@ def dns_problem(answer, step):
     return Finding(code, text % (answer.name, answer.rdtype, answer.error or ''), step=step, name=answer.name)
 
 
-def with_addresses(network, targets, step, srv_step):
-    """A/AAAA for every target in one round of lookups. Returns (targets with addresses and DNS
-    answers, findings); SRV targets (srv_step) that are CNAMEs are flagged."""
+def with_addresses(network, targets, step, srv_step, deadline=None, known=None):
+    """A/AAAA for every target in one round of lookups (in parallel, by `deadline`). Returns
+    (targets with addresses and DNS answers, findings); SRV targets (srv_step) that are CNAMEs
+    are flagged. known: {host (lower case): [DnsAnswer]} already looked up (not asked again).
+    At most MAX_ADDRESSES addresses per target are kept for checking; the rest are listed as
+    unchecked, with an `addresses_capped` finding."""
     found = []
     types = network.address_types()
-    jobs = [(index, rdtype) for index in range(len(targets)) for rdtype in types]
-    answers_all = network.lookup_many([(targets[index].host, rdtype) for index, rdtype in jobs])
+    known = dict(known or {})
+    jobs = [(index, rdtype) for index in range(len(targets)) for rdtype in types
+            if targets[index].host.lower() not in known]
+    answers_all = network.lookup_many([(targets[index].host, rdtype) for index, rdtype in jobs], deadline=deadline) \
+        if jobs else []
     resolved = []
     for index, old in enumerate(targets):
-        answers = [(rdtype, answer) for (i, rdtype), answer in zip(jobs, answers_all) if i == index]
+        if old.host.lower() in known:
+            answers = [(a.rdtype, a) for a in known[old.host.lower()]]
+        else:
+            answers = [(rdtype, answer) for (i, rdtype), answer in zip(jobs, answers_all) if i == index]
         addresses = list(old.addresses)
         for rdtype, answer in answers:
             family = 4 if rdtype == 'A' else 6
@@ -154,9 +176,18 @@ def with_addresses(network, targets, step, srv_step):
                                  name=old.host, detail='%s %s' % (failed[0].rdtype, failed[0].status)))
         # Keep the order other servers use: IPv6 first is what happy-eyeballs prefers, but we
         # check every address anyway, so order only affects the report. Sort for stability.
-        addresses.sort(key=lambda item: (item[1], item[0]))
-        resolved.append(Target(old.host, old.port, srv=old.srv, priority=old.priority, weight=old.weight,
-                               addresses=addresses, dns=[a for _r, a in answers]))
+        addresses = sorted(set(addresses), key=lambda item: (item[1], item[0]))
+        addresses, unchecked = cap_addresses(addresses)
+        if unchecked:
+            found.append(Finding('addresses_capped', '%s has %d addresses; the first %d are checked (%s), not %s.'
+                                 % (old.host, len(addresses) + len(unchecked), len(addresses),
+                                    ', '.join(ip for ip, _f in addresses),
+                                    ', '.join(ip for ip, _f in unchecked[:10]) + (' ...' if len(unchecked) > 10 else '')),
+                                 step=step, name=old.host, limit=MAX_ADDRESSES))
+        target = Target(old.host, old.port, srv=old.srv, priority=old.priority, weight=old.weight,
+                        addresses=addresses, dns=[a for _r, a in answers])
+        target.unchecked = unchecked
+        resolved.append(target)
     return resolved, found
 
 
@@ -177,6 +208,7 @@ class SrvChoice(object):
         self.findings = findings
         self.stop = stop
         self.failed = failed
+        self.unchecked = []  # distinct SRV targets beyond MAX_SRV_TARGETS
 
 
 def choose_srv(host, fed, legacy, used_by, steps):
@@ -209,12 +241,32 @@ def choose_srv(host, fed, legacy, used_by, steps):
                              stop='SRV %s says "no federation service here" (target ".")' % answer.name)
         ordered = sorted((r for r in records if r['target'] not in ('.', '')),
                          key=lambda r: (r['priority'], -r['weight'], r['target'], r['port']))
-        return SrvChoice(step, [Target(r['target'].rstrip('.'), r['port'], srv=answer.name, priority=r['priority'],
-                                       weight=r['weight']) for r in ordered], entries, found)
+        # One target per host:port (the first, i.e. best priority): 500 identical records are
+        # one server, not 500 checks of it.
+        unique, keys = [], set()
+        for record in ordered:
+            key = (record['target'].rstrip('.').lower(), record['port'])
+            if key not in keys:
+                keys.add(key)
+                unique.append(record)
+        if len(unique) < len(ordered):
+            found.append(Finding('srv_duplicate_records', 'SRV %s has %d records for %d distinct targets; each target is '
+                                 'checked once.' % (answer.name, len(ordered), len(unique)), step=step, name=answer.name))
+        targets = [Target(r['target'].rstrip('.'), r['port'], srv=answer.name, priority=r['priority'], weight=r['weight'])
+                   for r in unique]
+        choice = SrvChoice(step, targets[:MAX_SRV_TARGETS], entries, found)
+        choice.unchecked = targets[MAX_SRV_TARGETS:]
+        if choice.unchecked:
+            found.append(Finding('srv_targets_capped', 'SRV %s has %d distinct targets; the first %d in priority order are '
+                                 'checked, not %s.' % (answer.name, len(targets), MAX_SRV_TARGETS, ', '.join(
+                                     '%s:%d' % (t.host, t.port) for t in choice.unchecked[:10])
+                                     + (' ...' if len(choice.unchecked) > 10 else '')),
+                                 step=step, name=answer.name, limit=MAX_SRV_TARGETS))
+        return choice
     return SrvChoice(steps[2], [Target(host, DEFAULT_FEDERATION_PORT)], entries, found)
 
 
-def _direct(network, name, ip_step, port_step, well_known=None):
+def _direct(network, name, ip_step, port_step, well_known=None, deadline=None):
     """Rows 1/2 (the server name) and 3.1/3.2 (the delegated name): an IP literal is connected
     to as is, certificate for the IP and no SNI; a DNS name with an explicit port gets its
     A/AAAA records, SNI and certificate for the host. Host header = the name as given.
@@ -224,58 +276,80 @@ def _direct(network, name, ip_step, port_step, well_known=None):
         target = Target(name.host, name.port or DEFAULT_FEDERATION_PORT, addresses=[(name.host, name.ip_version)])
         return Route(ip_step, name.raw, name.host, None, [target], well_known=well_known, findings=before)
     if name.port is not None:
-        targets, found = with_addresses(network, [Target(name.host, name.port)], port_step, False)
+        targets, found = with_addresses(network, [Target(name.host, name.port)], port_step, False, deadline)
         return Route(port_step, name.raw, name.host, name.host, targets, well_known=well_known, findings=before + found)
     return None
 
 
-def _by_srv(network, host, answers, used_by, steps, well_known):
+def _by_srv(network, host, answers, used_by, steps, well_known, deadline=None, host_answers=None):
     """Steps 3.3-3.5 or 4-6: SRV on host; Host header, SNI and certificate name stay host, never
     the SRV target (matrix_federation_agent: the TLS name is the parsed server name, SRV only
-    changes where we connect)."""
+    changes where we connect). host_answers: the A/AAAA answers of host, if already asked."""
     choice = choose_srv(host, answers[0], answers[1], used_by, steps)
     found = well_known.findings + choice.findings
     targets = []
     if choice.targets is not None:
-        targets, addr_found = with_addresses(network, choice.targets, choice.step, choice.step in steps[:2])
+        known = {host.lower(): host_answers} if host_answers is not None else None
+        targets, addr_found = with_addresses(network, choice.targets, choice.step, choice.step in steps[:2], deadline,
+                                             known=known)
         found += addr_found
     return Route(choice.step, host, host, host, targets, well_known=well_known, srv=choice.entries,
-                 srv_stop=choice.stop, srv_failed=choice.failed, findings=found)
+                 srv_stop=choice.stop, srv_failed=choice.failed, findings=found, unchecked_targets=choice.unchecked,
+                 host_answers=host_answers)
 
 
-def resolve_route(name, network, pool):
+def resolve_route(name, network, pool, budget=None):
     """Resolve a parsed ServerName as the spec's algorithm does. Returns a Route.
 
     DNS lookups and the well-known's per-address probes run as leaf tasks on pool (they wait
-    for no other task); the caller's thread waits for them."""
+    for no other task); the caller's thread waits for them. budget (a _budget.Budget, default
+    one for network.timeout): the well-known step, then the DNS step, each by its deadline."""
+    if budget is None:
+        budget = Budget(network.timeout)
     # Steps 1 and 2: an IP literal or an explicit port: no well-known, no SRV (the reference
     # tester fetches the well-known anyway).
-    route = _direct(network, name, '1', '2')
-    if route is not None:
+    if name.is_ip or name.port is not None:
+        deadline = budget.step()
+        route = _direct(network, name, '1', '2', deadline=deadline)
+        budget.note_deadline('dns', deadline)
         return route
     host = name.host
     # Start the SRV lookups of steps 4/5 while the well-known is fetched: they are needed
     # when it fails and recorded (as ignored) when it succeeds. Costs no wall time.
-    srv_pair = pool.submit(network.lookup_many, [(SRV_FED + host, 'SRV'), (SRV_LEGACY + host, 'SRV')])
-    well_known = fetch_well_known(network, name, pool)
+    wk_deadline = budget.step()
+    srv_pair = pool.submit(network.lookup_many, [(SRV_FED + host, 'SRV'), (SRV_LEGACY + host, 'SRV')], wk_deadline)
+    well_known = fetch_well_known(network, name, pool, deadline=wk_deadline, budget=budget)
+    own_srv = srv_pair.result()
+    budget.note_deadline('well-known', wk_deadline)
+    deadline = budget.step()
     delegated = well_known.delegated
     if delegated is None:
         # Steps 4/5/6: any well-known failure means "no delegation" (Synapse
         # well_known_resolver returns None, the agent goes on with SRV on the server name).
-        return _by_srv(network, host, srv_pair.result(), 'server_name', ('4', '5', '6'), well_known)
+        route = _by_srv(network, host, own_srv, 'server_name', ('4', '5', '6'), well_known, deadline,
+                        host_answers=well_known.answers)
+        budget.note_deadline('dns', deadline)
+        return route
     # 3.1 and 3.2: m.server is an IP literal or has a port: the same rules as steps 1 and 2,
     # applied to the delegated name (Host header = m.server as given).
-    route = _direct(network, delegated, '3.1', '3.2', well_known)
+    route = _direct(network, delegated, '3.1', '3.2', well_known, deadline=deadline)
     if route is None:
         # 3.3-3.5: SRV on the *delegated* name.
         if delegated.host.lower() == host.lower():
-            answers = srv_pair.result()
+            answers, host_answers = own_srv, well_known.answers
         else:
-            answers = network.lookup_many([(SRV_FED + delegated.host, 'SRV'), (SRV_LEGACY + delegated.host, 'SRV')])
-        route = _by_srv(network, delegated.host, answers, 'delegated', ('3.3', '3.4', '3.5'), well_known)
+            # The delegated name's A/AAAA beside its SRV: step 3.5 and the fallback after an
+            # SRV failure need them, and asking now costs no round trip.
+            types = network.address_types()
+            both = network.lookup_many([(SRV_FED + delegated.host, 'SRV'), (SRV_LEGACY + delegated.host, 'SRV')]
+                                       + [(delegated.host, rdtype) for rdtype in types], deadline=deadline)
+            answers, host_answers = both[:2], both[2:]
+        route = _by_srv(network, delegated.host, answers, 'delegated', ('3.3', '3.4', '3.5'), well_known, deadline,
+                        host_answers=host_answers)
+    budget.note_deadline('dns', deadline)
     if delegated.host.lower() != host.lower():
         # Record the server name's own SRV records: shadowed by the well-known delegation.
-        for answer, deprecated in zip(srv_pair.result(), (False, True)):
+        for answer, deprecated in zip(own_srv, (False, True)):
             route.srv.append(_srv_entry(answer, deprecated, 'server_name', shadowed=answer.status == 'ok'))
             if answer.status == 'ok':
                 route.findings.append(Finding('srv_ignored_delegated', 'SRV %s exists but the well-known delegation takes '
@@ -283,9 +357,12 @@ def resolve_route(name, network, pool):
     return route
 
 
-def fallback_route(route, network):
+def fallback_route(route, network, deadline=None):
     """<tls name>:8448, where Dendrite and Conduit go after an SRV lookup failure (Synapse fails
-    the request). Not the spec's route: its findings are for the verdict, not the report."""
-    targets, found = with_addresses(network, [Target(route.tls_name, DEFAULT_FEDERATION_PORT)], route.step, False)
+    the request). Not the spec's route: its findings are for the verdict, not the report. Uses
+    the A/AAAA answers looked up during resolution when there are some."""
+    known = {route.tls_name.lower(): route.host_answers} if route.host_answers is not None else None
+    targets, found = with_addresses(network, [Target(route.tls_name, DEFAULT_FEDERATION_PORT)], route.step, False,
+                                    deadline, known=known)
     return Route(route.step, route.host_header, route.tls_name, route.sni, targets, well_known=route.well_known,
                  findings=found)

@@ -22,10 +22,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import email.utils
-import json
 import time
 from urllib.parse import urlsplit
 
+from ansible_collections.mxfed.federation.plugins.module_utils._budget import MAX_ADDRESSES, cap_addresses
 from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     ConnectTimeoutError,
     TimeoutTransportError,
@@ -38,6 +38,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._fetch import (
     get_following,
     url_addresses,
 )
+from ansible_collections.mxfed.federation.plugins.module_utils._json import loads as json_loads
 from ansible_collections.mxfed.federation.plugins.module_utils._report import Finding
 from ansible_collections.mxfed.federation.plugins.module_utils._servername import (
     ServerNameError,
@@ -51,7 +52,7 @@ WELL_KNOWN_MAX_SIZE = 50 * 1024  # Synapse well_known_resolver: WELL_KNOWN_MAX_S
 # cause to name when the fallback fails too.
 WELL_KNOWN_UNUSABLE = ('well_known_status', 'well_known_too_large', 'well_known_invalid_json', 'well_known_not_object',
                        'well_known_missing_m_server', 'well_known_redirect_loop', 'well_known_redirect_limit',
-                       'well_known_redirect_insecure', 'well_known_tls', 'well_known_timeout')
+                       'well_known_redirect_insecure', 'well_known_redirect_invalid', 'well_known_tls', 'well_known_timeout')
 CACHE_DEFAULT = 24 * 3600  # spec: "default 24 hours"; Synapse adds +-10% jitter
 CACHE_MIN = 5 * 60  # Synapse clamps header values to 5 min .. 48 h
 CACHE_MAX = 48 * 3600
@@ -68,10 +69,13 @@ class WellKnown(object):
     findings: [Finding] in the order they were raised.
     """
 
-    def __init__(self, record, delegated=None, findings=()):
+    def __init__(self, record, delegated=None, findings=(), answers=None):
         self.record = record
         self.delegated = delegated
         self.findings = list(findings)
+        # The DnsAnswers of the server name's A/AAAA (None when not looked up): steps 6 and
+        # the port-8448 fallback use them instead of asking again.
+        self.answers = answers
 
     @classmethod
     def skipped(cls):
@@ -179,8 +183,8 @@ def read_well_known(url, host, response):
         found.append(_finding('well_known_content_type', '%s is served as %r, not application/json.'
                               % (url, response.content_type), host))
     try:
-        doc = json.loads(response.body.decode('utf-8'))
-    except (UnicodeDecodeError, ValueError) as exc:
+        doc = json_loads(response.body)
+    except ValueError as exc:  # _json.JsonError: not UTF-8, too deep, numbers out of range, invalid
         return stop('invalid_json', 'well_known_invalid_json', '%s is not valid JSON (%s).' % (url, str(exc)[:120]))
     if not isinstance(doc, dict):
         return stop('invalid', 'well_known_not_object', '%s is JSON %s, not an object.' % (url, type(doc).__name__))
@@ -215,10 +219,11 @@ def _redirect_findings(url, host, chain, problem):
     if problem is not None:
         kind, where = problem
         code = {'loop': 'well_known_redirect_loop', 'limit': 'well_known_redirect_limit',
-                'insecure': 'well_known_redirect_insecure'}[kind]
-        found.append(_finding(code, 'Redirects of %s %s at %s; other servers treat it as "no delegation".'
-                              % (url, {'loop': 'loop', 'limit': 'exceed %d' % MAX_REDIRECTS, 'insecure': 'leave HTTPS'}[kind],
-                                 where), host))
+                'insecure': 'well_known_redirect_insecure', 'invalid': 'well_known_redirect_invalid'}[kind]
+        found.append(_finding(code, 'Redirects of %s %s at %r; other servers treat it as "no delegation".'
+                              % (url, {'loop': 'loop', 'limit': 'exceed %d' % MAX_REDIRECTS, 'insecure': 'leave HTTPS',
+                                       'invalid': 'point at a URL that cannot be fetched'}[kind],
+                                 where[:200]), host))
     return found
 
 
@@ -233,24 +238,35 @@ def _transport_failure(url, host, exc):
     return 'unreachable', _finding('well_known_unreachable', 'No well-known file: %s.' % exc.message, host)
 
 
-def fetch_well_known(network, name, pool):
+def fetch_well_known(network, name, pool, deadline=None, budget=None):
     """Step 3 for a ServerName without IP literal or port. Returns a WellKnown.
 
-    Every address of the host is also asked on its own (leaf tasks on pool) when there are
-    several: other servers pick one address each, so differing answers split the federation."""
+    Every address of the host (at most MAX_ADDRESSES) is also asked on its own (leaf tasks on
+    pool) when there are several: other servers pick one address each, so differing answers
+    split the federation. deadline: when the whole step ends (a time.monotonic() value);
+    budget: the check's Budget."""
     host = name.host
     url = 'https://%s%s' % (host, WELL_KNOWN_PATH)
     record = {'url': url, 'result': None, 'status': None, 'redirects': [], 'content_type': None,
               'size': None, 'm_server': None, 'cache': None, 'error': None, 'seconds': None}
     found = []
     started = time.monotonic()
-    ips, _answers = url_addresses(network, host)
+    # Looked up once: the fetch below, step 6 and the port-8448 fallback use these answers.
+    all_ips, answers = url_addresses(network, host, deadline)
+    ips, dropped = cap_addresses([(ip, 6 if ':' in ip else 4) for ip in all_ips])
+    ips = [ip for ip, _family in ips]
+    if dropped:
+        found.append(Finding('addresses_capped', '%s has %d addresses; the well-known is fetched from the first %d (%s), '
+                             'not from %s.' % (host, len(all_ips), len(ips), ', '.join(ips),
+                                               ', '.join(ip for ip, _f in dropped[:10]) + (' ...' if len(dropped) > 10 else '')),
+                             step='3', name=host, limit=MAX_ADDRESSES))
     # Other servers pick one address of the server name each; the reference tester tries only
     # one. Ask every address (in parallel) and compare, when there is more than one.
-    probes = [(ip, pool.submit(probe_well_known, network, url, ip)) for ip in ips] if len(ips) > 1 else []
+    probes = [(ip, pool.submit(probe_well_known, network, url, ip, deadline, budget)) for ip in ips] if len(ips) > 1 else []
     try:
         try:
-            response, chain, problem = get_following(network, url, WELL_KNOWN_MAX_SIZE, first_ips=ips or None)
+            response, chain, problem = get_following(network, url, WELL_KNOWN_MAX_SIZE, first_ips=ips, deadline=deadline,
+                                                     budget=budget, first_answers=answers)
         finally:
             found.extend(_compare_addresses(record, probes, host))
     except TransportError as exc:
@@ -262,23 +278,24 @@ def fetch_well_known(network, name, pool):
             record['timeout_phase'] = ('connect' if isinstance(exc, ConnectTimeoutError)
                                        else 'tls' if isinstance(exc, TlsTimeoutError) else 'response')
         found.append(finding)
-        return WellKnown(record, None, found)
+        return WellKnown(record, None, found, answers=answers)
     record['seconds'] = round(time.monotonic() - started, 4)
     record['redirects'] = chain[:-1] if response is not None else chain
     found.extend(_redirect_findings(url, host, chain, problem))
     if problem is not None:
         record['result'] = 'redirect_' + problem[0]
-        return WellKnown(record, None, found)
+        return WellKnown(record, None, found, answers=answers)
     fields, delegated, answer_found = read_well_known(url, host, response)
     record.update(fields)
     found.extend(answer_found)
-    return WellKnown(record, delegated, found)
+    return WellKnown(record, delegated, found, answers=answers)
 
 
-def probe_well_known(network, url, ip):
+def probe_well_known(network, url, ip, deadline=None, budget=None):
     """What one address of the server name answers for the well-known (leaf task)."""
     try:
-        response, _chain, problem = get_following(network, url, WELL_KNOWN_MAX_SIZE, first_ips=[ip])
+        response, _chain, problem = get_following(network, url, WELL_KNOWN_MAX_SIZE, first_ips=[ip], deadline=deadline,
+                                                  budget=budget)
     except TransportError as exc:
         return {'address': ip, 'answer': 'tls error' if isinstance(exc, TlsError) else 'unreachable', 'error': exc.message}
     if problem is not None:
@@ -286,9 +303,9 @@ def probe_well_known(network, url, ip):
     m_server = None
     if response.status == 200 and not response.truncated:
         try:
-            doc = json.loads(response.body.decode('utf-8'))
+            doc = json_loads(response.body)
             m_server = doc.get('m.server') if isinstance(doc, dict) else None
-        except (UnicodeDecodeError, ValueError):
+        except ValueError:
             m_server = '(invalid JSON)'
     answer = 'HTTP %d' % response.status + (' m.server=%s' % m_server if m_server is not None else '')
     return {'address': ip, 'answer': answer, 'error': None}

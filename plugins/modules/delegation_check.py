@@ -529,7 +529,8 @@ warning_findings:
     - "Codes: well_known_tls, well_known_status, well_known_redirect, well_known_redirect_cross_host,
       well_known_redirect_loop, well_known_redirect_limit, well_known_redirect_insecure, well_known_too_large,
       well_known_invalid_json, well_known_not_object, well_known_missing_m_server, well_known_address_unreachable,
-      well_known_timeout, well_known_content_type, dns_partial_failure, srv_target_cname, srv_deprecated,
+      well_known_redirect_invalid, well_known_timeout, well_known_content_type, dns_partial_failure, srv_target_cname,
+      srv_deprecated, srv_targets_capped, addresses_capped, step_deadline, requests_capped,
       ipv6_not_listening, tls_cert_expiring, federation_port_443, proxy_cloudflare, keys_content_type,
       keys_expiring, version_failed, client_well_known_missing, client_well_known_invalid, client_cors_missing,
       client_versions_failed, proxy_body_limit, proxy_upload_closed, proxy_path_mangled, proxy_nonmatrix_response,
@@ -542,7 +543,8 @@ warning_findings:
 notes:
   description:
     - Facts worth knowing that need no change, same fields as RV(errors).
-    - "Codes: well_known_absent, well_known_unreachable, well_known_cache_short, srv_shadowed, srv_ignored_delegated."
+    - "Codes: well_known_absent, well_known_unreachable, well_known_cache_short, srv_shadowed, srv_ignored_delegated,
+      srv_duplicate_records."
   returned: always
   type: list
   elements: dict
