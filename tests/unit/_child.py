@@ -61,9 +61,24 @@ def run_dns(spec):
     return client.lookup(spec['name'], spec.get('rdtype', 'A')).as_dict()
 
 
+def run_check(spec):
+    """One whole check_server() against the loopback lab of the parent (its port map given)."""
+    from ansible_collections.mxfed.federation.plugins.module_utils._discovery import check_server
+    from ansible_collections.mxfed.federation.plugins.module_utils._network import Network
+
+    port_map = dict(((ip, port), (rip, rport)) for ip, port, rip, rport in spec['port_map'])
+    network = Network(nameservers=spec['nameservers'], dns_port=spec['dns_port'], ca_path=spec['ca_path'],
+                      timeout=spec['timeout'], port_map=port_map)
+    out = check_server(spec['server_name'], network, checks=tuple(spec.get('checks', ('keys',))))
+    findings = out['errors'] + out['warnings'] + out['notes']
+    return {'codes': [f['code'] for f in findings], 'messages': [f['message'][:300] for f in findings],
+            'federation_ok': out['federation_ok'], 'step': out['step'], 'elapsed': out['elapsed'],
+            'targets': len(out.get('targets') or []), 'unchecked_targets': len(out.get('unchecked_targets') or [])}
+
+
 def main():
     spec = json.loads(sys.argv[1])
-    runner = {'http': run_http, 'dns': run_dns}[spec['kind']]
+    runner = {'http': run_http, 'dns': run_dns, 'check': run_check}[spec['kind']]
     start = time.monotonic()
     result = runner(spec)
     wall = time.monotonic() - start
