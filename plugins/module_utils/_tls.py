@@ -227,11 +227,12 @@ class Dialer(object):
             raise
         try:
             while True:
+                wait = ([sock], [])
                 try:
                     sock.do_handshake()
                     break
                 except ssl.SSLWantReadError:
-                    wait = ([sock], [])
+                    pass
                 except ssl.SSLWantWriteError:
                     wait = ([], [sock])
                 left = end - time.monotonic()

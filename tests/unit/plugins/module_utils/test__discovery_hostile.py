@@ -232,4 +232,3 @@ def test_redirect_to_an_unfetchable_url(lab, location):
     assert 'well_known_redirect_invalid' in _codes(report)
     assert report['result']['step'] == '6'
     assert [r['path'] for r in wk.requests] == ['/.well-known/matrix/server']  # nothing sent to "port 0" = 443
-
