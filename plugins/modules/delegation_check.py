@@ -70,6 +70,9 @@ options:
     description:
       - Timeout in seconds for each DNS lookup (all nameservers together), connection and HTTP request, on the
         wall clock. From 0.1 to 300.
+      - It also bounds each of the check's three steps (well-known, DNS, per-address work), so one check of one
+        name ends within 3 x O(timeout) + 1 s whatever the remote does; the finding C(step_deadline) names a step
+        that ran out.
       - A request that does not answer within it is reported as a timeout; the verdict then uses each
         implementation's own deadlines (a blackholed address costs Synapse 30 s, Dendrite 5 s).
     type: float
@@ -404,6 +407,19 @@ targets:
       type: list
       elements: dict
       sample: []
+    unchecked_addresses:
+      description: Addresses beyond the cap of 4 per host (at most 2 per family) that were not checked; the verdict
+        counts them as not answering (C(addresses_capped)).
+      type: list
+      elements: str
+      sample: []
+unchecked_targets:
+  description: SRV targets (C(host:port)) beyond the cap of 5 that were not checked (C(srv_targets_capped)); the verdict
+    counts them as not working.
+  returned: success
+  type: list
+  elements: str
+  sample: []
 addresses:
   description: One result per address, each checked on its own.
   returned: success
