@@ -4,7 +4,8 @@
   hang: accept TCP and never answer (a well-known or federation port that times out);
   tls:  terminate TLS with a given certificate whatever SNI the client sends (wrong name, the
         SRV target's name, an IP address), then pass the bytes to a loopback backend (the
-        setup's Synapse identity).
+        setup's Synapse identity);
+  stall: complete the TLS handshake (a valid certificate), then never answer the HTTP request.
 Config: one JSON file, a list of {kind, address, port, cert?, key?, backend?}.
 """
 import asyncio
@@ -58,6 +59,11 @@ async def main(path):
     for item in listeners:
         if item['kind'] == 'hang':
             servers.append(await asyncio.start_server(hang, item['address'], item['port']))
+        elif item['kind'] == 'stall':
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(item['cert'], item['key'])
+            ctx.set_alpn_protocols(['http/1.1'])
+            servers.append(await asyncio.start_server(hang, item['address'], item['port'], ssl=ctx))
         else:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(item['cert'], item['key'])

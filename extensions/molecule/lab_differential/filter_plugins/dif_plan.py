@@ -141,10 +141,10 @@ def dif_plan(setups, addresses):
         for odd in s.get('odd') or []:
             entry = {'setup': sid, 'kind': odd['kind'], 'address': _addr(odd['bind'], addresses, sid),
                      'port': int(odd['port'])}
-            if odd['kind'] == 'tls':
+            if odd['kind'] in ('tls', 'stall'):
                 entry.update({'cert': cert_for(odd['cert']), 'key': '%s/leaf.key' % CERT_DIR, 'backend': port})
             elif odd['kind'] != 'hang':
-                raise AnsibleFilterError('setup %s: odd listener kind must be tls or hang' % sid)
+                raise AnsibleFilterError('setup %s: odd listener kind must be tls, stall or hang' % sid)
             plan['odd'].append(entry)
 
         server_name = identity['server_name']
@@ -157,6 +157,8 @@ def dif_plan(setups, addresses):
 
     # The 443 listener that accepts and never answers: one for every setup that points at H.
     plan['odd'].append({'setup': '', 'kind': 'hang', 'address': str(addresses['H']), 'port': 443})
+    # Addresses on dif-tgt whose inbound packets are dropped without an answer (nftables).
+    plan['drop_ips'] = sorted(str(ip) for symbol, ip in addresses.items() if symbol.startswith('D'))
     # Addresses that must exist on dif-tgt: everything symbolic but the blackholes.
     for symbol, ip in sorted(addresses.items()):
         ip = str(ip)
