@@ -27,8 +27,10 @@ docs/delegation_check.md "What each implementation does"):
   SRV names; any SRV error other than "not found" falls back to <name>:8448; each resolution
   result in turn, and any error (connect or TLS) moves to the next; Go's dialer tries the
   addresses of a target one after another within a 5 s dial timeout; the well-known request has
-  30 s; an `m.server` that is not a valid server name fails the resolution. Queries and key
-  fetches have 30 s.
+  30 s; an `m.server` that is not a valid server name fails the resolution. Its federation client
+  gives a request 5 minutes (setup/base/base.go `WithTimeout(time.Minute * 5)`): queries such as
+  the profile lookup and transactions; key fetches have 30 s of their own (federationapi/internal/
+  keys.go), and resolutions are cached, so a slow first contact is paid once.
 - Conduit 0.11-alpha (by its source, src/api/server_server.rs `find_actual_destination`; not
   measured here, no binary in CI): any well-known failure falls back; `_matrix-fed._tcp` then
   `_matrix._tcp`, and only the first record of the answer is used; an SRV failure falls back to
@@ -76,8 +78,8 @@ POLICIES = {
                       invalid_m_server='fail'),
     # The well-known request runs on Go's default transport (30 s dial, 10 s TLS handshake) inside
     # a 30 s http.Client (fclient/well_known.go); measured: a handshake that never answers costs
-    # 10.1 s, then the fallback is used.
-    'dendrite': Policy('dendrite', 'Dendrite', True, budget=30.0, connect_timeout=5.0, address_attempts='serial',
+    # 10.1 s, an answer that never comes 30.0 s, then the fallback is used within the query's 5 min.
+    'dendrite': Policy('dendrite', 'Dendrite', True, budget=300.0, connect_timeout=5.0, address_attempts='serial',
                        next_target_after_tls=True, srv_failure='fallback',
                        well_known_timeout={'connect': 30.0, 'tls': 10.0, 'response': 30.0},
                        invalid_m_server='fail'),

@@ -63,16 +63,16 @@ def verdicts(route):
                                                 fallback=RouteSeen(targets=[target(GOOD)])), False, True),
     ('SRV target "."', RouteSeen(targets=None, srv_stop='SRV target "."'), False, False),
     # A well-known that never answers: Synapse has no deadline of its own for it, so its 10 s
-    # request deadline runs out before the fallback. Dendrite's fetch runs on Go's default
-    # transport: a TLS handshake that never answers is given up after 10 s (measured: 10.1 s,
-    # then the fallback within its 30 s), an HTTP answer that never comes only after 30 s.
+    # query deadline runs out before the fallback. Dendrite's fetch runs on Go's default
+    # transport inside a 30 s client: a TLS handshake that never answers is given up after 10 s,
+    # an HTTP answer that never comes after 30 s (measured in the differential lab: reached in
+    # 10.1 s and 30.0 s), a dropped SYN after the 30 s dial; its query has 5 minutes.
     ('well-known response timed out, fallback works', RouteSeen(well_known='timeout', targets=[target(GOOD)]),
-     False, False),
+     False, True),
     ('well-known TLS handshake hangs, fallback works', RouteSeen(well_known='timeout', well_known_phase='tls',
                                                                  targets=[target(GOOD)]), False, True),
-    # A blackholed apex: Twisted's 30 s connect timeout, Go's 30 s dial: neither gets there.
     ('well-known connect blackholed, fallback works', RouteSeen(well_known='timeout', well_known_phase='connect',
-                                                                targets=[target(GOOD)]), False, False),
+                                                                targets=[target(GOOD)]), False, True),
     ('well-known unusable, fallback works', RouteSeen(well_known='none', targets=[target(GOOD)]), True, True),
     ('m.server not a server name', RouteSeen(well_known='invalid_m_server', well_known_problem='"https://x"',
                                              targets=[target(GOOD)]), False, False),
