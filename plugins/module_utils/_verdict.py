@@ -55,7 +55,7 @@ class Policy(object):
     """How one implementation walks the route. Times in seconds."""
 
     def __init__(self, name, label, measured, budget, connect_timeout, address_attempts, next_target_after_tls,
-                 srv_failure, well_known_timeout, invalid_m_server, only_first_srv=False):
+                 srv_failure, well_known_timeout, only_first_srv=False):
         self.name = name
         self.label = label
         self.measured = measured
@@ -67,28 +67,25 @@ class Policy(object):
         # Seconds the well-known fetch waits before giving up, per phase where it hangs
         # ('connect', 'tls', 'response'); None: bounded only by the budget.
         self.well_known_timeout = well_known_timeout
-        self.invalid_m_server = invalid_m_server  # 'fallback' or 'fail'
         self.only_first_srv = only_first_srv
 
 
 POLICIES = {
     'synapse': Policy('synapse', 'Synapse', True, budget=10.0, connect_timeout=30.0, address_attempts='staggered',
                       next_target_after_tls=False, srv_failure='fail',
-                      well_known_timeout={'connect': 30.0, 'tls': None, 'response': None},
-                      invalid_m_server='fail'),
+                      well_known_timeout={'connect': 30.0, 'tls': None, 'response': None}),
     # The well-known request runs on Go's default transport (30 s dial, 10 s TLS handshake) inside
     # a 30 s http.Client (fclient/well_known.go); measured: a handshake that never answers costs
     # 10.1 s, an answer that never comes 30.0 s, then the fallback is used within the query's 5 min.
     'dendrite': Policy('dendrite', 'Dendrite', True, budget=300.0, connect_timeout=5.0, address_attempts='serial',
                        next_target_after_tls=True, srv_failure='fallback',
-                       well_known_timeout={'connect': 30.0, 'tls': 10.0, 'response': 30.0},
-                       invalid_m_server='fail'),
+                       well_known_timeout={'connect': 30.0, 'tls': 10.0, 'response': 30.0}),
     # Conduit: reqwest with a 30 s connect timeout and 180 s per request, the well-known request
     # and the federation request each on their own (src/service/globals/mod.rs).
     'conduit': Policy('conduit', 'Conduit', False, budget=360.0, connect_timeout=30.0, address_attempts='serial',
                       next_target_after_tls=False, srv_failure='fallback',
                       well_known_timeout={'connect': 30.0, 'tls': 30.0, 'response': 180.0},
-                      invalid_m_server='fail', only_first_srv=True),
+                      only_first_srv=True),
 }
 IMPLEMENTATIONS = ('synapse', 'dendrite', 'conduit')  # measured ones first: reports list them in this order
 
@@ -275,7 +272,9 @@ def evaluate(policy, route):
                                     route.well_known_problem or 'no answer', policy.label, _fmt_seconds(policy.budget)))
         spent += waited
         prefix = 'after the well-known timed out: '
-    if route.well_known == 'invalid_m_server' and policy.invalid_m_server == 'fail':
+    if route.well_known == 'invalid_m_server':
+        # Not skipped like a broken file, by anyone: Synapse connects to the string as given,
+        # gomatrixserverlib fails the resolution, Conduit splits it at ':' and fails.
         return Reachability(policy, False, 'the well-known names %s, which is not a server name; %s gives up'
                             % (route.well_known_problem, policy.label))
     if route.targets is None:
