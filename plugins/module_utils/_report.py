@@ -172,24 +172,6 @@ class Finding(object):
         return 'Finding(%s, %s, %r)' % (self.level, self.code, self.message)
 
 
-class Findings(object):
-    """A list of findings, appended to from several threads (list.append is atomic)."""
-
-    def __init__(self):
-        self.items = []
-
-    def add(self, code, message, step=None, address=None, **fmt):
-        finding = Finding(code, message, step=step, address=address, **fmt)
-        self.items.append(finding)
-        return finding
-
-    def of_level(self, level):
-        return [f for f in self.items if f.level == level]
-
-    def codes(self, level=None):
-        return [f.code for f in self.items if level is None or f.level == level]
-
-
 def _reach_label(name, item, enforced):
     notes = [text for text, show in (('modelled', not item['measured']), ('not enforced', name not in enforced)) if show]
     return '%s %s%s' % (name, 'yes' if item['reachable'] else 'NO', ' (%s)' % ', '.join(notes) if notes else '')
