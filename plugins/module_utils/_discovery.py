@@ -137,18 +137,16 @@ def _targets_seen(targets, per_address, unchecked_targets=()):
         problems = [f.message for f in found if f.level == ERROR]
         results[(id(target), res['address'])] = AddressSeen(
             res['address'], res['tcp'] if res['tcp'] in ('refused', 'timeout', 'unreachable') else CONNECTED,
-            res['ok'], problem=problems[0] if problems else res.get('error'),
-            seconds=res['timings'].get('connect_tls', 0.0), hangs=bool(res.get('hung')))
+            res['ok'], problem=problems[0] if problems else res.get('error'), hangs=bool(res.get('hung')))
     seen = []
     for target in targets:
         dns_problem = ', '.join('%s %s' % (a.rdtype, a.status) for a in target.dns if a.status != 'ok') or None
         addresses = [results[(id(target), ip)] for ip, _f in target.addresses if (id(target), ip) in results]
         addresses += [AddressSeen(ip, TIMEOUT, False, problem='not checked (more than %d addresses)' % len(target.addresses))
                       for ip, _f in target.unchecked]
-        seen.append(TargetSeen(target.host, target.port, addresses, srv=target.srv, priority=target.priority,
-                               dns_problem=dns_problem))
+        seen.append(TargetSeen(target.host, target.port, addresses, srv=target.srv, dns_problem=dns_problem))
     for target in unchecked_targets:
-        seen.append(TargetSeen(target.host, target.port, [], srv=target.srv, priority=target.priority,
+        seen.append(TargetSeen(target.host, target.port, [], srv=target.srv,
                                dns_problem='not checked: beyond the first %d SRV targets' % len(targets)))
     return seen
 
@@ -168,7 +166,7 @@ def _route_seen(route, per_address, findings, fallback=None):
     return RouteSeen(well_known=state, well_known_problem=problem,
                      targets=None if stopped else _targets_seen(route.targets, per_address, route.unchecked_targets),
                      srv_stop=route.srv_stop, srv_failed=route.srv_failed, fallback=fallback,
-                     well_known_seconds=well_known.seconds, split=split or None,
+                     split=split or None,
                      well_known_phase=well_known.timeout_phase or 'response')
 
 

@@ -93,22 +93,20 @@ IMPLEMENTATIONS = ('synapse', 'dendrite', 'conduit')  # measured ones first: rep
 class AddressSeen(object):
     """What the check saw on one address of a target."""
 
-    def __init__(self, ip, connect, identity_ok, problem=None, seconds=0.0, hangs=False):
+    def __init__(self, ip, connect, identity_ok, problem=None, hangs=False):
         self.ip = ip
         self.hangs = bool(hangs)  # connected, then no answer (TLS or HTTP) within the check's timeout
         self.connect = connect  # CONNECTED, REFUSED, TIMEOUT, UNREACHABLE
         self.identity_ok = bool(identity_ok)  # TLS verified for the right name, keys valid
         self.problem = problem  # short text when not identity_ok
-        self.seconds = seconds
 
 
 class TargetSeen(object):
-    def __init__(self, host, port, addresses, srv=None, priority=None, dns_problem=None):
+    def __init__(self, host, port, addresses, srv=None, dns_problem=None):
         self.host = host
         self.port = port
         self.addresses = list(addresses)
         self.srv = srv
-        self.priority = priority
         self.dns_problem = dns_problem
 
     @property
@@ -133,10 +131,9 @@ class RouteSeen(object):
     """
 
     def __init__(self, well_known='skipped', targets=None, well_known_problem=None, srv_stop=None, srv_failed=False,
-                 fallback=None, well_known_seconds=0.0, split=None, well_known_phase='response'):
+                 fallback=None, split=None, well_known_phase='response'):
         self.well_known = well_known
         self.well_known_problem = well_known_problem
-        self.well_known_seconds = well_known_seconds
         self.targets = targets
         self.srv_stop = srv_stop
         self.srv_failed = srv_failed
