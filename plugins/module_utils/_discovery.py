@@ -334,24 +334,23 @@ def input_error_result(server_name, exc):
     return out
 
 
-def check_many(server_names, network, checks=OPTIONAL_CHECKS, concurrency=32, workers=16, implementations=IMPLEMENTATIONS):
+def check_many(server_names, network, checks=OPTIONAL_CHECKS, concurrency=16, workers=16, implementations=IMPLEMENTATIONS):
     """Check many server names; results in input order; bad names give an error result.
 
-    concurrency names are checked at once; their DNS lookups and per-address checks share one
-    pool of concurrency * 4 threads (threads are reused, which matters under the GIL).
+    concurrency names are checked at once. Each name has a pool of `workers` threads of its own
+    for its DNS lookups and per-address checks, exactly as when it is checked alone: a pool shared
+    by all names let one name's work wait behind another's (a healthy name checked beside hostile
+    ones ran out of its step deadlines waiting for threads, and failed). So a name's verdict does
+    not depend on the names checked with it.
     concurrency=1 with workers=1 checks everything strictly one step after another.
     """
-    def one(name, pool=None):
+    def one(name):
         try:
-            return check_server(name, network, checks=checks, workers=workers, pool=pool, implementations=implementations)
+            return check_server(name, network, checks=checks, workers=workers, implementations=implementations)
         except ServerNameError as exc:
             return input_error_result(name, exc)
 
     if concurrency <= 1:
         return [one(name) for name in server_names]
-    leaf_pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(4, concurrency * 4))
-    try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
-            return list(pool.map(lambda name: one(name, leaf_pool), server_names))
-    finally:
-        leaf_pool.shutdown(wait=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(one, server_names))

@@ -599,6 +599,38 @@ def test_check_many_keeps_order_and_reports_bad_names(lab):
     assert results[1]['errors'][0]['code'] == 'name_invalid'
 
 
+
+def test_check_many_verdict_does_not_depend_on_the_names_beside_it(lab):
+    # Six hostile names, each with 5 SRV targets x 4 addresses that accept TCP and never answer
+    # (every probe runs to its deadline), checked two at a time with a healthy name queued among
+    # them. With one thread pool shared by all names, the healthy name's DNS lookups and probes
+    # waited behind the hostile probes and ran out of their step deadlines: it failed in about
+    # half the runs, and hostile names got "SRV lookup failed (timeout)" from a DNS server that
+    # answers at once. Each name now has its own pool, as when it is checked alone.
+    lab.direct_homeserver('healthy.test', '127.0.0.2')
+    hostile = []
+    for i in range(6):
+        name = 'h%d.test' % i
+        hostile.append(name)
+        lab.dns.add(name, 'A', '127.0.1.%d' % (i + 1))
+        lab.closed('127.0.1.%d' % (i + 1), 443)
+        for t in range(5):
+            target = 't%d.%s' % (t, name)
+            lab.dns.add_srv('_matrix-fed._tcp.' + name, target, 8448)
+            for a in range(4):
+                ip = '127.0.%d.%d' % (10 + i, t * 4 + a + 1)
+                lab.dns.add(target, 'A', ip)
+                lab.silent(ip, 8448)
+    names = hostile[:3] + ['healthy.test'] + hostile[3:] + ['healthy.test']
+    results = check_many(names, lab.network(timeout=1.0), checks=KEYS, concurrency=2)
+    assert [r['server_name'] for r in results] == names
+    healthy = [r for r in results if r['server_name'] == 'healthy.test']
+    assert [r['federation_ok'] for r in healthy] == [True, True], [r['summary'] for r in healthy]
+    for result in results:
+        assert 'dns_timeout' not in codes(result), result['summary']
+        assert 'failed (timeout)' not in result['summary'], result['summary']
+        assert result['elapsed'] <= 3 * 1.0 + 1.0 + 0.5, result['summary']
+
 # ------------------------------------------------------------------ DNS transport
 def test_truncated_udp_answer_is_retried_over_tcp(lab):
     lab.dns.add('example.test', 'A', '127.0.0.2')
