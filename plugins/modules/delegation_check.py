@@ -53,8 +53,19 @@ options:
     description:
       - The server name to check, as in user IDs (V(example.org), V(example.org:8448), V(1.2.3.4), V([2001:db8::1]:8448)).
       - Not a URL; no scheme and no path.
+      - Exactly one of O(server_name) and O(server_names) is required.
     type: str
-    required: true
+  server_names:
+    description:
+      - Several server names to check in one call, concurrently (16 at a time). Each name is checked exactly as
+        it would be alone (its own threads and deadlines), so its verdict does not depend on the names beside it.
+      - A name given twice is checked once. A malformed name gets its own input-error result and causes no traffic;
+        the others are still checked.
+      - The per-name results are in RV(results), in the order given; RV(federation_ok) is true when every name
+        passes, RV(failed_names) lists the others, and the task fails when one fails.
+    type: list
+    elements: str
+    version_added: 0.1.0
   nameservers:
     description:
       - IP addresses of DNS servers to ask instead of the system resolver (for example a lab DNS server).
@@ -93,6 +104,9 @@ options:
       - V(proxy) sends an unauthenticated 1.1 MiB C(PUT /_matrix/federation/v1/send/<txn>) (expects the homeserver's
         Matrix 401, not a proxy 413) and a request with a percent-encoded C(%2F) in an event ID (expects it to reach the
         homeserver intact).
+      - V(proxy) is meant for your own servers (the C(homeserver) role's gate uses it); leave it out when you check
+        servers you do not run, as C(playbooks/verify.yml) does by default. Without it a check of one name sends at
+        most a few KiB: one well-known request and a few key, version and client requests per address.
     type: list
     elements: str
     choices: [keys, version, client, proxy]
@@ -134,6 +148,13 @@ seealso:
 '''
 
 EXAMPLES = r'''
+- name: Check several names at once (one report each in results)
+  mxfed.federation.delegation_check:
+    server_names: [example.org, example.net]
+    checks: [keys, version, client]  # no proxy probes: not all of them are ours
+  delegate_to: localhost
+  register: many
+
 - name: Check federation of example.org from the controller
   mxfed.federation.delegation_check:
     server_name: example.org
@@ -168,10 +189,26 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+results:
+  description:
+    - With O(server_names), one result per distinct name, in the order given; each has the keys a single-name check
+      returns (RV(server_name), RV(federation_ok), RV(errors), RV(warning_findings), RV(notes), RV(summary), ...).
+  returned: when O(server_names) is given
+  type: list
+  elements: dict
+  sample: [{"server_name": "example.org", "federation_ok": true, "errors": [], "warning_findings": [], "notes": [],
+            "summary": "Federation check for example.org: OK ..."}]
+failed_names:
+  description: With O(server_names), the names whose check failed (or, with O(fail_on_warning), found warnings).
+  returned: when O(server_names) is given
+  type: list
+  elements: str
+  sample: ["example.net"]
 federation_ok:
   description:
     - V(true) when every implementation in O(implementations) reaches an address that proves the server's identity
       (TLS for the right name, keys signed for the server name), walking the route with its own fallbacks and deadlines.
+    - With O(server_names), V(true) when every name passes.
   returned: always
   type: bool
   sample: true
@@ -227,13 +264,15 @@ fallback:
   type: dict
   sample: null
 summary:
-  description: Short human text - the verdict, the path taken and for each error and warning what to change.
+  description:
+    - Short human text - the verdict, the path taken and for each error and warning what to change.
+    - With O(server_names), the names' summaries one after another, then a line naming the names that failed.
   returned: always
   type: str
   sample: "Federation check for example.org: OK (step 3.2, ...)\n- warning federation_port_443: ... Fix: ..."
 server_name:
   description: The server name checked, as given.
-  returned: always
+  returned: when O(server_name) is given
   type: str
   sample: example.org
 step:
@@ -579,6 +618,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.mxfed.federation.plugins.module_utils._discovery import (
     OPTIONAL_CHECKS,
+    check_many,
     check_server,
 )
 from ansible_collections.mxfed.federation.plugins.module_utils._servername import (
@@ -611,7 +651,8 @@ def make_network(params):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            server_name=dict(type='str', required=True),
+            server_name=dict(type='str'),
+            server_names=dict(type='list', elements='str'),
             nameservers=dict(type='list', elements='str'),
             ca_path=dict(type='path'),
             timeout=dict(type='float', default=10.0),
@@ -621,6 +662,8 @@ def main():
             show_warnings=dict(type='bool', default=True),
             implementations=dict(type='list', elements='str', choices=list(IMPLEMENTATIONS), default=list(IMPLEMENTATIONS)),
         ),
+        required_one_of=[('server_name', 'server_names')],
+        mutually_exclusive=[('server_name', 'server_names')],
         supports_check_mode=True,
     )
     params = module.params
@@ -643,14 +686,21 @@ def main():
                              'empty to use only the system CAs.' % (params['ca_path'], exc.message, CA_MAX_BYTES // 1048576))
 
     # Input errors first: they must never cause network traffic.
-    try:
-        parse_server_name(params['server_name'])
-    except ServerNameError as exc:
-        fix = 'Give host[:port] as in user IDs, e.g. example.org or example.org:8448.'
-        module.fail_json(msg='Invalid server_name %r: %s %s' % (params['server_name'], exc.message, fix),
-                         server_name=params['server_name'], federation_ok=False, step=None,
-                         errors=[{'code': exc.code, 'level': 'error', 'step': 'input', 'message': exc.message,
-                                  'fix': fix, 'address': None}], warning_findings=[], notes=[], summary=exc.message)
+    if params['server_names'] is not None:
+        names = unique(params['server_names'])
+        if not names:
+            module.fail_json(msg='server_names is empty: give one or more server names as in user IDs, e.g. '
+                             '[example.org, example.net].')
+    else:
+        names = None
+        try:
+            parse_server_name(params['server_name'])
+        except ServerNameError as exc:
+            fix = 'Give host[:port] as in user IDs, e.g. example.org or example.org:8448.'
+            module.fail_json(msg='Invalid server_name %r: %s %s' % (params['server_name'], exc.message, fix),
+                             server_name=params['server_name'], federation_ok=False, step=None,
+                             errors=[{'code': exc.code, 'level': 'error', 'step': 'input', 'message': exc.message,
+                                      'fix': fix, 'address': None}], warning_findings=[], notes=[], summary=exc.message)
 
     try:
         network = make_network(params)
@@ -668,15 +718,12 @@ def main():
     if not params['implementations']:
         module.fail_json(msg='implementations must name at least one of %s: whose failure to reach the server fails the '
                          'task.' % ', '.join(IMPLEMENTATIONS))
+    if names is not None:
+        finish_many(module, params, check_many(names, network, checks=params['checks'] or [],
+                                               implementations=params['implementations']))
     result = check_server(params['server_name'], network, checks=params['checks'] or [],
                           implementations=params['implementations'])
-    # Ansible treats a top-level "warnings" key as deprecation-style warnings of strings; keep our
-    # structured list under its own key and show short lines through module.warn.
-    structured_warnings = result.pop('warnings')
-    result['warning_findings'] = structured_warnings
-    if params['show_warnings']:
-        for item in structured_warnings:
-            module.warn('%s: %s' % (item['code'], item['message']))
+    structured_warnings = publish_warnings(module, params, result)
     failed = not result['federation_ok'] or (params['fail_on_warning'] and bool(structured_warnings))
     result['changed'] = False
     if failed:
@@ -687,6 +734,48 @@ def main():
         module.fail_json(msg=msg, **result)
     module.exit_json(**result)
 
+
+def unique(names):
+    """The names in the order given, each once."""
+    seen = set()
+    out = []
+    for name in names:
+        if name not in seen:
+            seen.add(name)
+            out.append(name)
+    return out
+
+
+def publish_warnings(module, params, result, prefix=''):
+    """Move the structured warnings to warning_findings and show them as Ansible warnings.
+
+    Ansible treats a top-level "warnings" key as deprecation-style warnings of strings; keep our
+    structured list under its own key and show short lines through module.warn."""
+    structured_warnings = result.pop('warnings')
+    result['warning_findings'] = structured_warnings
+    if params['show_warnings']:
+        for item in structured_warnings:
+            module.warn('%s%s: %s' % (prefix, item['code'], item['message']))
+    return structured_warnings
+
+
+def finish_many(module, params, results):
+    """Exit with the results of a server_names check: per-name results and the aggregate."""
+    failed_names = []
+    for result in results:
+        structured_warnings = publish_warnings(module, params, result, prefix='%s: ' % result['server_name'])
+        if not result['federation_ok'] or (params['fail_on_warning'] and structured_warnings):
+            failed_names.append(result['server_name'])
+    summary = '\n\n'.join(result['summary'] for result in results)
+    if failed_names:
+        summary += '\n\nFailed: %s (%d of %d names).' % (', '.join(failed_names), len(failed_names), len(results))
+    else:
+        summary += '\n\nAll %d names passed.' % len(results)
+    out = dict(changed=False, results=results,
+               federation_ok=all(r['federation_ok'] for r in results), failed_names=failed_names, summary=summary)
+    if failed_names:
+        module.fail_json(msg='Federation check failed for %s: %s' % (', '.join(failed_names), summary), **out)
+    module.exit_json(**out)
 
 if __name__ == '__main__':
     main()

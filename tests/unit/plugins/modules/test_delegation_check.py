@@ -200,3 +200,42 @@ def test_ca_path_directory_of_pem_files_is_trusted(lab, monkeypatch, capsys, tmp
     out = _run_main({'server_name': 'example.test', 'ca_path': str(cadir), 'checks': ['keys']}, lab, monkeypatch, capsys)
     assert out.get('failed') is not True, out.get('msg')
     assert out['federation_ok'] is True
+
+
+# ------------------------------------------------------------------ server_names
+def test_server_names_checks_each_once_in_order_with_the_aggregate(lab, monkeypatch, capsys):
+    _healthy(lab)
+    out = _run_main({'server_names': ['example.test', 'bad name', 'example.test', '127.0.0.9:8448'], 'checks': ['keys'],
+                     'timeout': 1}, lab, monkeypatch, capsys)
+    assert [r['server_name'] for r in out['results']] == ['example.test', 'bad name', '127.0.0.9:8448']
+    assert [r['federation_ok'] for r in out['results']] == [True, False, False]
+    assert out['results'][1]['errors'][0]['code'] == 'name_invalid'
+    assert out['federation_ok'] is False and out['failed'] is True
+    assert out['failed_names'] == ['bad name', '127.0.0.9:8448']
+    assert out['msg'].startswith('Federation check failed for bad name, 127.0.0.9:8448: ')
+    assert out['summary'].endswith('Failed: bad name, 127.0.0.9:8448 (2 of 3 names).')
+    assert 'Federation check for example.test: OK' in out['summary']
+    assert all('warning_findings' in r and 'warnings' not in r for r in out['results'])
+    # The malformed name caused no traffic: nothing was asked about it.
+    assert not [q for q in lab.dns.queries if 'bad' in q[0]]
+
+
+def test_server_names_all_passing_and_warnings_named_per_server(lab, monkeypatch, capsys):
+    _healthy(lab, port=443)
+    out = _run_main({'server_names': ['example.test'], 'checks': ['keys']}, lab, monkeypatch, capsys)
+    assert out.get('failed') is not True, out.get('msg')
+    assert out['federation_ok'] is True and out['failed_names'] == []
+    assert out['summary'].endswith('All 1 names passed.')
+    assert 'example.test: federation_port_443' in json.dumps(out.get('warnings'))
+    out = _run_main({'server_names': ['example.test'], 'checks': ['keys'], 'fail_on_warning': True}, lab, monkeypatch, capsys)
+    assert out['failed'] is True and out['failed_names'] == ['example.test'] and out['federation_ok'] is True
+
+
+@pytest.mark.parametrize('args, words', [
+    ({'server_name': 'example.org', 'server_names': ['example.net']}, 'mutually exclusive'),
+    ({'server_names': []}, 'server_names is empty'),
+])
+def test_server_names_bad_input(tmp_path, args, words):
+    args = dict(args, nameservers=['192.0.2.1'])
+    out = run_subprocess(args, tmp_path)
+    assert out['failed'] is True and words in out['msg'], out['msg']
