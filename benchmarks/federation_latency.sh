@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 messages=${1:-50}
 scenario=${2:-federation}
 room_version=${3:-}
-inventory=$(ls -dt "$HOME"/.ansible/tmp/molecule.*."$scenario"/inventory 2>/dev/null | head -n1)
+inventory=$(find "$HOME/.ansible/tmp" -maxdepth 2 -path "*/molecule.*.$scenario/inventory" -printf '%T@ %p\n' 2>/dev/null |
+  sort -rn | head -n1 | cut -d' ' -f2-)
 [ -n "$inventory" ] || { echo "no running '$scenario' lab found: run 'bash scripts/lab' first" >&2; exit 1; }
 # shellcheck disable=SC1091
 . .venv/bin/activate

@@ -106,7 +106,7 @@ options:
         homeserver intact).
       - V(proxy) is meant for your own servers (the C(homeserver) role's gate uses it); leave it out when you check
         servers you do not run, as C(playbooks/verify.yml) does by default. Without it a check of one name sends at
-        most a few KiB: one well-known request and a few key, version and client requests per address.
+        most a few KiB (one well-known request and a few key, version and client requests per address).
     type: list
     elements: str
     choices: [keys, version, client, proxy]
@@ -776,6 +776,7 @@ def finish_many(module, params, results):
     if failed_names:
         module.fail_json(msg='Federation check failed for %s: %s' % (', '.join(failed_names), summary), **out)
     module.exit_json(**out)
+
 
 if __name__ == '__main__':
     main()

@@ -599,7 +599,6 @@ def test_check_many_keeps_order_and_reports_bad_names(lab):
     assert results[1]['errors'][0]['code'] == 'name_invalid'
 
 
-
 def test_check_many_verdict_does_not_depend_on_the_names_beside_it(lab):
     # Six hostile names, each with 5 SRV targets x 4 addresses that accept TCP and never answer
     # (every probe runs to its deadline), checked two at a time with a healthy name queued among
@@ -630,6 +629,7 @@ def test_check_many_verdict_does_not_depend_on_the_names_beside_it(lab):
         assert 'dns_timeout' not in codes(result), result['summary']
         assert 'failed (timeout)' not in result['summary'], result['summary']
         assert result['elapsed'] <= 3 * 1.0 + 1.0 + 0.5, result['summary']
+
 
 # ------------------------------------------------------------------ DNS transport
 def test_truncated_udp_answer_is_retried_over_tcp(lab):
