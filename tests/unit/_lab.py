@@ -369,7 +369,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b''
         req = {'method': self.command, 'path': self.path, 'host': self.headers.get('Host'),
                'sni': getattr(self.connection, 'mxfed_sni', None), 'ip': server.ip, 'port': server.port,
-               'body_size': len(body), 'time': time.time()}
+               'body_size': len(body), 'time': time.time(), 'authorization': self.headers.get('Authorization'),
+               'user_agent': self.headers.get('User-Agent'), 'body': body[:65536]}
         server.requests.append(req)
         status, headers, payload = server.app.handle(req)
         self.send_response(status)
