@@ -5,11 +5,15 @@ a role added later is checked without touching this file:
 - every variable in defaults/main.yml has a spec entry in some entry point, with the same default;
 - every spec option with a default appears in defaults/main.yml;
 - every option has a type and a description; lists say the type of their elements;
-- an option described in several entry points is described the same way (type, default).
+- an option described in several entry points is described the same way (type, default);
+- the roles speak one vocabulary: the naming block of docs/naming.md (concept -> variable per role,
+  its type and shape, the other names it must not have) holds for every role it lists.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -113,3 +117,114 @@ def test_shared_options_agree_between_entry_points(role):
                         f"{name}: {key} is {option.get(key)!r} in {entry} but {first.get(key)!r} in {first_entry}"
                     )
     assert not problems, f"roles/{role}:\n" + "\n".join(problems)
+
+
+# --- One vocabulary (docs/naming.md) ------------------------------------------------------------
+# The naming block of docs/naming.md lists each concept the roles share, the variable each role
+# uses for it and its type. The tests below fail when a role names a listed concept otherwise.
+
+REPO = ROLES_DIR.parent
+NAMING_DOC = REPO / "docs" / "naming.md"
+_BEGIN = "<!-- BEGIN generated from the naming block below -->"
+_END = "<!-- END generated -->"
+
+
+def _naming() -> dict:
+    text = NAMING_DOC.read_text(encoding="utf-8")
+    start = text.index("```yaml\n# naming-table\n") + len("```yaml\n")
+    block = yaml.safe_load(text[start:text.index("```", start)])
+    assert set(block) == {"implementations", "columns", "concepts"}, sorted(block)
+    return block
+
+
+def naming_variable(block: dict, concept: dict, role: str):
+    """The variable `role` uses for `concept`, None when the role has none."""
+    names = concept.get("names") or {}
+    if role in names:
+        return names[role]
+    return f"{role}_{concept['concept']}" if role in block["implementations"] else None
+
+
+NAMING = _naming() if NAMING_DOC.is_file() else {"implementations": [], "columns": [], "concepts": []}
+CONCEPTS = [c["concept"] for c in NAMING["concepts"]]
+
+
+def _concept(name: str) -> dict:
+    return next(c for c in NAMING["concepts"] if c["concept"] == name)
+
+
+def test_naming_block_is_well_formed():
+    assert NAMING_DOC.is_file(), "docs/naming.md is missing"
+    assert set(NAMING["implementations"]) <= set(NAMING["columns"]) <= set(ROLES)
+    assert len(CONCEPTS) == len(set(CONCEPTS)), "a concept is listed twice"
+    for concept in NAMING["concepts"]:
+        assert set(concept) <= {"concept", "meaning", "spec", "names", "notes", "aliases"}, concept["concept"]
+        assert concept.get("meaning") and concept.get("spec", {}).get("type"), concept["concept"]
+        assert set(concept.get("names") or {}) <= set(NAMING["columns"]), concept["concept"]
+        assert concept["concept"] not in (concept.get("aliases") or []), concept["concept"]
+
+
+@pytest.mark.parametrize("concept", CONCEPTS)
+def test_each_role_has_the_listed_variable_with_the_concepts_spec(concept):
+    spec = _concept(concept)["spec"]
+    problems = []
+    for role in NAMING["columns"]:
+        variable = naming_variable(NAMING, _concept(concept), role)
+        if variable is None:
+            continue
+        occurrences = _options(role).get(variable)
+        if not occurrences:
+            problems.append(f"roles/{role}: {variable} (concept {concept}) is in no entry point of argument_specs.yml")
+            continue
+        for entry, option in occurrences:
+            for key, want in spec.items():
+                got = option.get(key, "(unset)" if key != "default" else "(no default)")
+                if key == "default" and option.get("required"):
+                    continue
+                if got != want:
+                    problems.append(f"roles/{role}: {variable} ({entry}) has {key} {got!r}, concept {concept} wants {want!r}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_role_variable_uses_an_alias_of_a_listed_concept(role):
+    """No public `<role>_<alias>` nor internal `__<role>_<alias>` in any file of the role."""
+    files = [p for p in (ROLES_DIR / role).rglob("*") if p.is_file() and p.suffix in {".yml", ".j2", ".md", ""}]
+    problems = []
+    for concept in NAMING["concepts"]:
+        if naming_variable(NAMING, concept, role) is None and role not in NAMING["implementations"]:
+            continue
+        for alias in concept.get("aliases") or []:
+            pattern = re.compile(r"(?<![A-Za-z0-9_])(?:__)?%s_%s(?![A-Za-z0-9_])" % (re.escape(role), re.escape(alias)))
+            for path in files:
+                for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+                    if pattern.search(line):
+                        problems.append(f"{path.relative_to(REPO)}:{number}: {pattern.search(line).group(0)} "
+                                        f"is another name for {naming_variable(NAMING, concept, role) or concept['concept']}")
+    assert not problems, "\n".join(problems)
+
+
+def _cell(block: dict, concept: dict, role: str) -> str:
+    variable = naming_variable(block, concept, role)
+    note = (concept.get("notes") or {}).get(role)
+    if variable is None:
+        return "- (%s)" % note if note else "-"
+    return "`%s`" % variable + (" (%s)" % note if note else "")
+
+
+def render_naming_table(block: dict) -> str:
+    lines = ["| concept | %s |" % " | ".join(block["columns"]), "|---|%s" % ("---|" * len(block["columns"]))]
+    for concept in block["concepts"]:
+        cells = [_cell(block, concept, role) for role in block["columns"]]
+        lines.append("| `%s`: %s | %s |" % (concept["concept"], concept["meaning"], " | ".join(cells)))
+    return "\n".join(lines) + "\n"
+
+
+def test_naming_table_is_the_rendering_of_the_block():
+    text = NAMING_DOC.read_text(encoding="utf-8")
+    head, rest = text.split(_BEGIN + "\n", 1)
+    _, tail = rest.split(_END, 1)
+    wanted = head + _BEGIN + "\n" + render_naming_table(NAMING) + _END + tail
+    if os.environ.get("MXFED_UPDATE_DOCS") == "1":
+        NAMING_DOC.write_text(wanted, encoding="utf-8")
+    assert text == wanted, "docs/naming.md: the table is out of date; run with MXFED_UPDATE_DOCS=1"

@@ -123,8 +123,8 @@ SQLITE = case(
     "sqlite",
     conduit_database_backend="sqlite",
     conduit_data_dir="/srv/conduit data",
-    conduit_port="6167",  # a string (from -e or a template) must still become a TOML integer
-    conduit_max_request_size="1048576",
+    conduit_listen_port="6167",  # a string (from -e or a template) must still become a TOML integer
+    conduit_max_upload_size="1048576",
 )
 
 
@@ -137,11 +137,16 @@ def test_sqlite_and_custom_paths_and_port(rendered):
 
 
 TRUSTED = {
-    case("trusted_empty", conduit_trusted_servers=[]): [],
-    case("trusted_one", conduit_trusted_servers=["matrix.org"]): ["matrix.org"],
+    case("trusted_empty", conduit_trusted_key_servers=[]): [],
+    case("trusted_default", conduit_trusted_key_servers=None): ["matrix.org"],
+    case("trusted_one", conduit_trusted_key_servers=[{"server_name": "matrix.org"}]): ["matrix.org"],
     case(
         "trusted_many",
-        conduit_trusted_servers=["alpha.test", "matrix.alpha.test:8448", "[::1]:8448"],
+        conduit_trusted_key_servers=[
+            {"server_name": "alpha.test"},
+            {"server_name": "matrix.alpha.test:8448"},
+            {"server_name": "[::1]:8448"},
+        ],
     ): [
         "alpha.test",
         "matrix.alpha.test:8448",
@@ -156,7 +161,7 @@ def test_trusted_servers(rendered, name, expected):
 
 
 FED_OFF = case(
-    "federation_off", conduit_allow_federation=False, conduit_trusted_servers=[]
+    "federation_off", conduit_allow_federation=False, conduit_trusted_key_servers=[]
 )
 
 
@@ -235,7 +240,7 @@ def test_well_known(rendered):
     assert "well_known" not in parse(rendered, DEFAULTS_CASE)["global"]
 
 
-QUOTES = case("quotes", conduit_server_name='be"ta\\.test', conduit_address="::1")
+QUOTES = case("quotes", conduit_server_name='be"ta\\.test', conduit_listen_address="::1")
 
 
 def test_strings_with_quotes_and_backslashes(rendered):
