@@ -165,7 +165,7 @@ def start(count, rtt, timeout):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--servers', type=int, default=500, help='servers in the room (default 500)')
     parser.add_argument('--rtt-ms', type=float, default=30.0, help='simulated round-trip time in ms (default 30)')
     parser.add_argument('--timeout', type=float, default=2.0, help='the check timeout per step in s (default 2)')
