@@ -5,7 +5,9 @@ Two modes, stdlib only:
   --register URL USER   run ON a homeserver host: create USER through the admin shared-secret
                         registration API on the loopback listener URL (the admin API is not
                         exposed through Caddy), or log in if USER exists; the secret is read from
-                        --secret-file on that host. Prints {"user_id", "access_token"}.
+                        --secret-file on that host. With --token-file instead: the client API's
+                        registration with that registration token (Conduit). Prints
+                        {"user_id", "access_token"}.
   (default)             run in a lab container: with the access tokens of both users (environment
                         MXFED_TOKEN_A, MXFED_TOKEN_B, never argv), the first user creates a room and
                         invites the second, the second joins over federation, then messages go
@@ -97,7 +99,38 @@ class Client:
         self.token = token
         self.user_id = self.ok("GET", "/_matrix/client/v3/account/whoami")["user_id"]
 
-    def register_or_login(self, user, password, secret):
+    def register_or_login(self, user, password, secret, method="shared_secret"):
+        if method == "token":
+            data = self.register_with_token(user, password, secret)
+        else:
+            data = self.register_with_shared_secret(user, password, secret)
+        if data is None:
+            data = self.ok("POST", "/_matrix/client/v3/login", {
+                "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
+                "password": password})
+        self.token, self.user_id = data["access_token"], data["user_id"]
+
+    def register_with_token(self, user, password, token):
+        """The client API's registration with a registration token (user-interactive auth, stage
+        m.login.registration_token), as Conduit offers it. None when the user exists already."""
+        body = {"username": user, "password": password, "inhibit_login": False,
+                "initial_device_display_name": "mxfed lab probe"}
+        status, data = self.request("POST", "/_matrix/client/v3/register", body)
+        if status == 401 and "session" in data:
+            flows = [flow.get("stages", []) for flow in data.get("flows", [])]
+            if ["m.login.registration_token"] not in flows:
+                raise ExchangeError("%s offers no registration-token flow: %s" % (self.base, flows))
+            body["auth"] = {"type": "m.login.registration_token", "token": token, "session": data["session"]}
+            status, data = self.request("POST", "/_matrix/client/v3/register", body)
+        if status == 200 and "access_token" in data:
+            return data
+        if data.get("errcode") != "M_USER_IN_USE":
+            raise ExchangeError("registering %s on %s with a token failed: %s %s" % (user, self.base, status, data))
+        return None
+
+    def register_with_shared_secret(self, user, password, secret):
+        """The admin API's shared-secret registration (Synapse, Dendrite). None when the user
+        exists already."""
         status, data = self.request("GET", "/_synapse/admin/v1/register")
         if status != 200 or "nonce" not in data:
             raise ExchangeError("shared-secret registration unavailable on %s: %s %s" % (self.base, status, data))
@@ -111,14 +144,10 @@ class Client:
             "nonce": nonce, "username": user, "password": password, "admin": False,
             "mac": mac.hexdigest()})
         if status == 200:
-            self.token, self.user_id = data["access_token"], data["user_id"]
-            return
+            return data
         if data.get("errcode") != "M_USER_IN_USE":
             raise ExchangeError("registering %s on %s failed: %s %s" % (user, self.base, status, data))
-        data = self.ok("POST", "/_matrix/client/v3/login", {
-            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
-            "password": password})
-        self.token, self.user_id = data["access_token"], data["user_id"]
+        return None
 
     def sync_since(self, since, timeout_ms=10000, sync_filter=None):
         query = {"timeout": str(timeout_ms)}
@@ -280,7 +309,9 @@ def create_and_join(a, b, a_since, b_since, args, result):
 
 
 def register(args):
-    with open(args.secret_file, encoding="utf-8") as handle:
+    secret_file = args.secret_file or args.token_file
+    method = "shared_secret" if args.secret_file else "token"
+    with open(secret_file, encoding="utf-8") as handle:
         secret = handle.read().strip()
     url, user = args.register
     client = Client(url, args.timeout)
@@ -293,7 +324,7 @@ def register(args):
                          "%s@%s.token" % (user, urllib.parse.urlsplit(url).netloc.replace(":", "_")))
     try:
         if not reuse_token(client, cache):
-            client.register_or_login(user, password, secret)
+            client.register_or_login(user, password, secret, method)
             os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
             fd = os.open(cache, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -327,7 +358,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--register", nargs=2, metavar=("URL", "USER"),
                         help="register USER on the homeserver at URL (its loopback listener)")
-    parser.add_argument("--secret-file", help="with --register: file holding the registration shared secret")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("--secret-file", help="with --register: file holding the registration shared secret")
+    secret.add_argument("--token-file", help="with --register: file holding a registration token (client API)")
     parser.add_argument("--a-url", help="client base URL of server A (room creator)")
     parser.add_argument("--b-url", help="client base URL of server B (invited)")
     parser.add_argument("--messages", type=int, default=3, help="messages each way")
@@ -342,8 +375,8 @@ def main():
     parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout")
     args = parser.parse_args()
     if args.register:
-        if not args.secret_file:
-            parser.error("--register needs --secret-file")
+        if not (args.secret_file or args.token_file):
+            parser.error("--register needs --secret-file or --token-file")
         return register(args)
     if not args.a_url or not args.b_url:
         parser.error("--a-url and --b-url are required")
