@@ -10,9 +10,10 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 
 if [ -z "${MXFED_CONDUIT_BINARY:-}" ]; then
-  echo "conduit scenario skipped: set MXFED_CONDUIT_BINARY to the path of an official Conduit static" \
-       "binary (x86_64-unknown-linux-musl), e.g. the v0.10.12 release artifact from" \
-       "https://gitlab.com/famedly/conduit, and run extensions/molecule/conduit/run.sh again."
+  echo "conduit scenario skipped: set MXFED_CONDUIT_BINARY to the path of a Conduit binary (the" \
+       "v0.10.12 x86_64-unknown-linux-musl release artifact from https://gitlab.com/famedly/conduit," \
+       "or one built from its source: extensions/molecule/conduit/README.md) and run" \
+       "extensions/molecule/conduit/run.sh again."
   exit 77
 fi
 

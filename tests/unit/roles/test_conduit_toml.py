@@ -108,6 +108,7 @@ def test_defaults(rendered):
         "port": 8008,
         "max_request_size": 20971520,
         "allow_registration": False,
+        "allow_check_for_updates": False,
         "allow_federation": True,
         "trusted_servers": ["matrix.org"],
     }
@@ -158,6 +159,19 @@ TRUSTED = {
 @pytest.mark.parametrize(("name", "expected"), list(TRUSTED.items()))
 def test_trusted_servers(rendered, name, expected):
     assert parse(rendered, name)["global"]["trusted_servers"] == expected
+
+
+UPDATES_ON = case("updates_on", conduit_allow_check_for_updates=True)
+# A string from -e or a template must still become a TOML boolean, never the string "false".
+UPDATES_STRING = case("updates_string", conduit_allow_check_for_updates="false")
+
+
+def test_check_for_updates_off_unless_asked(rendered):
+    # Conduit's own default is true (it fetches conduit.rs at start and hourly): the role always
+    # writes the key, false unless the user asks.
+    assert parse(rendered, DEFAULTS_CASE)["global"]["allow_check_for_updates"] is False
+    assert parse(rendered, UPDATES_ON)["global"]["allow_check_for_updates"] is True
+    assert parse(rendered, UPDATES_STRING)["global"]["allow_check_for_updates"] is False
 
 
 FED_OFF = case(
@@ -250,7 +264,7 @@ def test_strings_with_quotes_and_backslashes(rendered):
 
 
 EXTRA_INPUT = {
-    "allow_check_for_updates": False,
+    "allow_check_for_updates": True,  # overrides the value the role sets
     "max_concurrent_requests": 50,
     "db_cache_capacity_mb": 512.5,
     "log": NASTY,
@@ -278,7 +292,7 @@ EXTRA = case(
 
 def test_extra_config_merged_into_global(rendered):
     g = parse(rendered, EXTRA)["global"]
-    assert g["allow_check_for_updates"] is False
+    assert g["allow_check_for_updates"] is True
     assert g["max_concurrent_requests"] == 50
     assert g["db_cache_capacity_mb"] == 512.5
     assert g["log"] == NASTY
