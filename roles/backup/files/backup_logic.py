@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) mxfed.federation contributors
 # SPDX-License-Identifier: Apache-2.0
 """The backup role's decisions, made on the controller by plugins/module_utils/_backup.py.

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) mxfed.federation contributors
 # SPDX-License-Identifier: Apache-2.0
 """Online backup of SQLite databases with SQLite's backup API (what `sqlite3 .backup` uses):

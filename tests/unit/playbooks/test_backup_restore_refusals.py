@@ -101,7 +101,7 @@ def run(tmp_path_factory):
     host's tasks, and which hosts failed."""
     tmp = tmp_path_factory.mktemp("restore")
     hosts = {case_id: _host(tmp, case_id, manifest, key, force)
-             for case_id, (manifest, key, force, _, _) in CASES.items()}
+             for case_id, (manifest, key, force, _ok, _fragments) in CASES.items()}
     inventory = tmp / "inventory.yml"
     # The playbook's first play checks, on localhost, that an archive is named at all.
     hosts["localhost"] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
@@ -124,7 +124,7 @@ def run(tmp_path_factory):
 @pytest.mark.parametrize("case_id", sorted(CASES))
 def test_restore_refusals(run, case_id):
     tmp, stats, messages = run
-    _, host_key, _, ok, fragments = CASES[case_id]
+    host_key, ok, fragments = CASES[case_id][1], CASES[case_id][3], CASES[case_id][4]
     text = "\n".join(messages.get(case_id, []))
     assert (stats[case_id]["failures"] == 0) is ok, text[-3000:]
     for fragment in fragments:

@@ -98,7 +98,7 @@ def outcomes(tmp_path_factory):
     """Run every case in one ansible-playbook run; case id -> {"port": int} or {"task", "msg"}."""
     tmp = tmp_path_factory.mktemp("firewall_ssh")
     plays = []
-    for case_id, (connection, session, variables, _) in CASES.items():
+    for case_id, (connection, session, variables, _expected) in CASES.items():
         play = _play(case_id, connection, variables, tmp)
         if session is not None:
             # What sshd puts into the session's environment, where the role's printenv reads it.
