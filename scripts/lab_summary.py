@@ -249,8 +249,8 @@ def steps_facts(directory):
     if not recap:
         rows.append((MISSING, "converge", "logs/converge.log has no PLAY RECAP"))
         return rows
-    changed = sum(c for c, _ in recap.values())
-    bad = sum(f for _, f in recap.values())
+    changed = sum(counts[0] for counts in recap.values())
+    bad = sum(counts[1] for counts in recap.values())
     hosts = ", ".join("%s %d" % (host, recap[host][0]) for host in sorted(recap))
     rows.append(((FAIL if bad else OK), "converge", "changed=%d (%s)%s" % (
         changed, hosts, "; failed/unreachable on %d" % bad if bad else "")))
@@ -380,8 +380,8 @@ def render(directory):
         out.append("  verify.yml      (no verify_command in lab.json)")
     out.append("remove            bash scripts/lab down")
     bad = [row for row in rows if row[1] != OK]
-    out.append("%d facts proven, %d not%s" % (len(rows) - len(bad), len(bad),
-                                                "" if not bad else " (marked %s or %s above)" % (FAIL, MISSING)))
+    out.append("%d facts proven, %d not%s" % (
+        len(rows) - len(bad), len(bad), " (marked %s or %s above)" % (FAIL, MISSING) if bad else ""))
     return "\n".join(out), not bad
 
 
