@@ -1,7 +1,7 @@
 """Every role's meta/argument_specs.yml and defaults/main.yml describe the same variables.
 
-Applies to every role under roles/ (except internal ones, named with a leading underscore), so
-a role added later is checked without touching this file:
+Applies to every role under roles/ with a meta/argument_specs.yml (the internal roles/_common
+too), so a role added later is checked without touching this file:
 - every variable in defaults/main.yml has a spec entry in some entry point, with the same default;
 - every spec option with a default appears in defaults/main.yml;
 - every option has a type and a description; lists say the type of their elements;
@@ -21,7 +21,7 @@ import yaml
 
 ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
 ROLES = sorted(
-    p.name for p in ROLES_DIR.iterdir() if p.is_dir() and not p.name.startswith("_")
+    p.name for p in ROLES_DIR.iterdir() if p.is_dir() and (p / "meta" / "argument_specs.yml").is_file()
 ) if ROLES_DIR.is_dir() else []
 
 
