@@ -61,7 +61,7 @@ CASES = {
 def results(tmp_path_factory) -> dict[str, dict]:
     tmp = tmp_path_factory.mktemp("conduit_preflight")
     tasks = []
-    for name, (layout, inputs, _) in CASES.items():
+    for name, (layout, inputs, _expected) in CASES.items():
         data_dir = tmp / name / "data"
         if layout is not None:
             data_dir.mkdir(parents=True)
@@ -113,7 +113,7 @@ def results(tmp_path_factory) -> dict[str, dict]:
         assert path.exists(), f"case {name} did not run:\n{proc.stdout}{proc.stderr}"
         found[name] = json.loads(path.read_text(encoding="utf-8"))
     # The data directories are untouched: the preflight only looks.
-    for name, (layout, _, _) in CASES.items():
+    for name, (layout, _inputs, _expected) in CASES.items():
         data_dir = tmp / name / "data"
         if layout is None:
             assert not data_dir.exists(), name

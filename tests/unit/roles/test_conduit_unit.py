@@ -71,7 +71,7 @@ def parse_unit(text: str) -> dict:
         if line.startswith("[") and line.endswith("]"):
             section = line[1:-1]
             continue
-        key, _, value = line.partition("=")
+        key, value = line.split("=", 1) if "=" in line else (line, "")
         out.setdefault((section, key), []).append(value)
     return out
 
