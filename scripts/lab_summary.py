@@ -126,7 +126,7 @@ def check_fact(directory, name):
     return (OK if check["federation_ok"] else FAIL), name, text
 
 
-def exchange_facts(directory, path):
+def exchange_facts(path):
     """One line per direction of a conversation."""
     label = os.path.basename(path)[len("exchange-"):-len(".json")]
     try:
@@ -300,7 +300,7 @@ def facts(directory):
     for name in exchanges:
         path = os.path.join(directory, name)
         try:
-            for row in exchange_facts(directory, path):
+            for row in exchange_facts(path):
                 rows.append(("messages",) + row)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
             rows.append(("messages", FAIL, name, "unexpected content (%s: %s)" % (type(exc).__name__, exc)))
