@@ -19,7 +19,7 @@ __metaclass__ = type
 
 import json
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     ConnectError,
@@ -51,21 +51,69 @@ def path_segment(value):
     return quote(value, safe='')
 
 
+LOOPBACK_HOSTS = ('localhost', '127.0.0.1', '::1')
+
+
+class _PlainDialer(object):
+    """Plain TCP where HttpSession asks for TLS: only for the homeserver's loopback listener."""
+
+    def __init__(self, network):
+        self.network = network
+        self.timeout = network.timeout
+
+    def connect_tls(self, ip, port, sni, deadline=None):  # pylint: disable=unused-argument
+        return self.network.connect_tcp(ip, port, deadline=deadline), None
+
+
+def _plain_loopback_url(base_url):
+    """(host, port, path) of an http:// URL on loopback, or None for any other URL.
+
+    The Synapse admin API is usually not exposed through the reverse proxy: on the homeserver
+    host it answers on the plain-HTTP loopback listener (http://127.0.0.1:8008). Plain HTTP is
+    refused anywhere else, so a token never crosses a network unencrypted."""
+    parts = urlsplit(base_url)
+    if parts.scheme.lower() != 'http':
+        return None
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise ApiError('homeserver_url %s has an invalid port' % base_url)
+    host = (parts.hostname or '').lower()
+    if host not in LOOPBACK_HOSTS and not host.startswith('127.'):
+        raise ApiError('homeserver_url %s is plain http on a host that is not loopback: use https, or '
+                       'http://127.0.0.1:<port> on the homeserver host itself' % base_url)
+    return host, port, parts.path.rstrip('/')
+
+
 class HomeserverApi(object):
     """JSON requests with an access token to one base URL, on one kept-alive connection."""
 
     def __init__(self, network, base_url, access_token):
         self.network = network
+        self.token = access_token
+        self._session = None
+        self.requests = 0
+        plain = _plain_loopback_url(base_url)
+        if plain is not None:
+            host, port, self.base_path = plain
+            self.plain = True
+            self.host = '127.0.0.1' if host == 'localhost' else host
+            self.port = port
+            self.host_header = host if port == 80 else ('[%s]:%d' % (host, port) if ':' in host else '%s:%d' % (host, port))
+            return
+        self.plain = False
         try:
             self.url = parse_https_url(base_url.rstrip('/') + '/')
         except TransportError as exc:
             raise ApiError('homeserver_url %s: %s' % (base_url, exc.message))
         self.base_path = self.url.target.rstrip('/')
-        self.token = access_token
-        self._session = None
-        self.requests = 0
+        self.host_header = self.url.host_header
 
     def _connect(self, deadline):
+        if self.plain:
+            dialer = _PlainDialer(self.network)
+            sock, _info = dialer.connect_tls(self.host, self.port, None, deadline=deadline)
+            return HttpSession(dialer, self.host, self.port, None, self.host_header, sock=sock)
         ips, _answers = url_addresses(self.network, self.url.host, deadline)
         if not ips:
             raise DnsError('no address for %s' % self.url.host)
@@ -90,7 +138,7 @@ class HomeserverApi(object):
     def request(self, method, path, body=None, limit=API_MAX_BYTES):
         """Returns the decoded JSON object of a 2xx answer; raises ApiError otherwise."""
         deadline = time.monotonic() + float(self.network.timeout)
-        what = '%s %s%s' % (method, self.url.host_header, path)
+        what = '%s %s%s' % (method, self.host_header, path)
         headers = {'Authorization': 'Bearer %s' % self.token}
         payload = None
         if body is not None:

@@ -80,7 +80,7 @@ def samples(result, now, duration, rooms=None, error=None):
     for room in rooms or []:
         labels = {'room_id': room.get('room_id')}
         out.append(('room_servers', labels, len(room.get('servers') or [])))
-        out.append(('room_servers_unreachable', labels, len(room.get('unreachable') or [])))
+        out.append(('room_servers_unreachable', labels, len(room.get('unreachable_servers') or [])))
         if room.get('admin_api'):
             out.append(('destinations_backing_off', labels, len(room.get('backing_off') or [])))
     run_labels = {'error': error} if error else {}

@@ -182,5 +182,5 @@ def room_health(api_factory, check, room, admin_api='auto', reset_connection=Fal
     if reset:
         summary += '; reset: %s' % ', '.join(reset)
     return {'room_id': room_id, 'own_server': own_server, 'admin_api': admin, 'servers': servers,
-            'unreachable': unreachable, 'backing_off': backing_off, 'reset': reset, 'not_checked': not_checked,
+            'unreachable_servers': unreachable, 'backing_off': backing_off, 'reset': reset, 'not_checked': not_checked,
             'table': render_table(servers, now), 'summary': summary}

@@ -44,6 +44,10 @@ options:
     description:
       - The client-server API base URL of your homeserver, as in C(/.well-known/matrix/client), such as
         V(https://matrix.example.org).
+      - Synapse's admin API is usually not exposed through the reverse proxy (the C(homeserver) role's Caddy does not).
+        For backoff data and O(reset_connection), run the module on the homeserver host with its loopback listener,
+        V(http://127.0.0.1:8008); plain C(http) is accepted for loopback addresses only. The checks of the room's
+        servers then run from that host.
     type: str
     required: true
   access_token:
@@ -97,7 +101,7 @@ options:
 notes:
   - Run it on the controller (C(delegate_to=localhost)) like the delegation check.
   - The task fails only when the room or the API cannot be used; unreachable servers are the report, listed in
-    RV(unreachable).
+    RV(unreachable_servers).
 seealso:
   - module: mxfed.federation.delegation_check
   - name: Synapse admin API, federation
@@ -113,6 +117,13 @@ EXAMPLES = r'''
     room: "#general:example.org"
   delegate_to: localhost
   register: health
+
+- name: With Synapse's backoff data, through the admin API on the homeserver host's loopback listener
+  mxfed.federation.room_health:
+    homeserver_url: http://127.0.0.1:8008
+    access_token: "{{ synapse_admin_token }}"
+    room: "#general:example.org"
+    reset_connection: true
 
 - name: Show the table
   ansible.builtin.debug:
@@ -175,8 +186,10 @@ servers:
   sample: [{"server_name": "broken.example", "own": false, "members": 1, "federation_ok": false,
             "cause": {"code": "connect_refused", "message": "..."}, "outbound": {"ok": false, "status": 502,
             "detail": "HTTP 502 M_UNKNOWN Failed to fetch profile"}, "backoff": {"backing_off": true}, "reset": false}]
-unreachable:
-  description: Server names the check found unreachable.
+unreachable_servers:
+  description:
+    - Server names the check found unreachable. (Not C(unreachable), which Ansible reads as "the host running the
+      module is unreachable".)
   returned: success
   type: list
   elements: str

@@ -41,7 +41,7 @@ def test_metrics_of_a_broken_server_and_rooms(lab):
     lab.closed('127.0.0.2', 443)
     lab.closed('127.0.0.2', 8448)
     result = check_server('example.test', lab.network(timeout=1), checks=('keys',))
-    rooms = [{'room_id': '!r:example.test', 'servers': [{}, {}, {}], 'unreachable': ['c.test'], 'backing_off': ['c.test'],
+    rooms = [{'room_id': '!r:example.test', 'servers': [{}, {}, {}], 'unreachable_servers': ['c.test'], 'backing_off': ['c.test'],
               'admin_api': True}]
     metrics = parsed(render(samples(result, now=1.0, duration=1.0, rooms=rooms)))
     assert metrics['mxfed_federation_ok'] == [({'server_name': 'example.test'}, 0.0)]

@@ -110,7 +110,7 @@ def test_names_the_broken_server_with_its_cause_and_our_backoff(lab):
     assert late['outbound']['ok'] is True  # the remote answered 404 M_NOT_FOUND: it was reached
     assert ok['members'] == 2 and ok['backoff']['failing'] is False and ok['cause'] is None
     assert mine['own'] is True and mine['backoff'] is None and mine['outbound'] is None
-    assert out['unreachable'] == ['dead.test'] and out['backing_off'] == ['dead.test', 'late.test']
+    assert out['unreachable_servers'] == ['dead.test'] and out['backing_off'] == ['dead.test', 'late.test']
     assert out['reset'] == []
     assert 'dead.test' in out['summary'] and '1 unreachable' in out['summary']
     assert out['table'].split('\n')[1].split()[2] == 'UNREACHABLE'
@@ -171,3 +171,44 @@ def test_the_token_is_sent_only_to_the_homeserver(lab):
                 assert req['authorization'] is None, req
             assert 'mxfed' in (req['user_agent'] or '')
     assert json.dumps(fake.asked)  # something was asked
+
+
+def test_plain_http_only_on_loopback(lab):
+    with pytest.raises(ApiError) as err:
+        HomeserverApi(lab.network(), 'http://matrix.mine.test:8008', TOKEN)
+    assert 'not loopback' in err.value.message
+    for url in ('http://127.0.0.1:8008', 'http://localhost:8008', 'http://[::1]:8008/', 'https://matrix.mine.test'):
+        HomeserverApi(lab.network(), url, TOKEN)
+
+
+def test_the_loopback_listener_in_plain_http(lab):
+    # A plain-HTTP listener on loopback answering like Synapse's own (no proxy in front).
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    fake = FakeSynapseApi()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802 pylint: disable=invalid-name
+            req = {'method': 'GET', 'path': self.path, 'authorization': self.headers.get('Authorization')}
+            status, headers, payload = fake(req)
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header('Content-Length', str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = HTTPServer(('127.0.0.1', 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        api = HomeserverApi(lab.network(), 'http://127.0.0.1:%d' % server.server_address[1], TOKEN)
+        assert api.request('GET', '/_matrix/client/v3/account/whoami') == {'user_id': '@admin:mine.test'}
+        assert api.request('GET', '/_synapse/admin/v1/rooms/%s/members' % ROOM)['total'] == len(MEMBERS)
+        api.close()
+    finally:
+        server.shutdown()

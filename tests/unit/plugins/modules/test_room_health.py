@@ -36,7 +36,8 @@ def run_subprocess(args, tmp_path):
     ({'room': 'general'}, "room 'general' is neither a room ID"),
     ({'timeout': 0}, 'timeout must be a positive number'),
     ({'reset_connection': True, 'admin_api': 'none'}, 'reset_connection needs the admin API'),
-    ({'homeserver_url': 'http://matrix.example.test'}, 'is not https'),
+    ({'homeserver_url': 'http://matrix.example.test'}, 'plain http on a host that is not loopback'),
+    ({'homeserver_url': 'ftp://matrix.example.test'}, 'is not https'),
     ({'nameservers': ['not-an-ip']}, 'Invalid nameservers'),
 ])
 def test_bad_input_fails_clearly(tmp_path, change, words):
@@ -69,7 +70,7 @@ def test_report_and_reset_through_the_module(lab, monkeypatch, capsys):
             'reset_connection': True, 'outbound': False}
     out = _run_main(args, lab, fake, monkeypatch, capsys)
     assert out.get('failed') is not True, out.get('msg')
-    assert out['changed'] is True and out['reset'] == ['late.test'] and out['unreachable'] == ['dead.test']
+    assert out['changed'] is True and out['reset'] == ['late.test'] and out['unreachable_servers'] == ['dead.test']
     assert TOKEN not in json.dumps(out)
 
 
