@@ -96,6 +96,31 @@ def _outbound(api, user_id):
         return {'ok': False, 'status': exc.status, 'detail': detail}
 
 
+def _in_backoff(server):
+    backoff = server.get('backoff') or {}
+    return bool(backoff.get('backing_off') or backoff.get('failing'))
+
+
+def _reset(api, server, check_mode):
+    """Reset Synapse's backoff for a server that passes the check now. True when reset (or it
+    would be, in check mode). Synapse answers 400 when the timings were cleared meanwhile (its
+    own retry succeeded): nothing left to reset."""
+    backoff = server['backoff']
+    if not (server['federation_ok'] and backoff and backoff.get('resettable') and _in_backoff(server)):
+        return False
+    if not check_mode:
+        try:
+            api.request('POST', '%s/federation/destinations/%s/reset_connection'
+                        % (ADMIN, path_segment(server['server_name'])), body={})
+        except ApiError as exc:
+            if exc.status != 400:
+                raise
+            server['reset_note'] = 'Synapse had cleared the backoff itself meanwhile'
+            return False
+    server['reset'] = True
+    return True
+
+
 class _ApiPool(object):
     """Requests to our homeserver from API_CONCURRENCY threads, one kept-alive session each."""
 
@@ -139,38 +164,44 @@ def room_health(api_factory, check, room, admin_api='auto', reset_connection=Fal
         names = list(members)
         not_checked = names[MAX_SERVERS:] + invalid
         names = names[:MAX_SERVERS]
-        # Our homeserver's records and its own attempts run beside the checks: they are independent.
+        # Our homeserver's records are read beside the checks. Its own attempts come after the resets:
+        # a successful federation request ends Synapse's backoff for that server by itself (as any
+        # successful request does), so it would both hide the backoff and race a reset.
         pool = _ApiPool(api_factory)
         try:
             now = now_ms()
             remote = [n for n in names if n != own_server]
             backoffs = dict((n, pool.submit(_backoff, n, now)) for n in remote) if admin else {}
-            outbounds = dict((n, pool.submit(_outbound, members[n][0])) for n in remote) if outbound else {}
             results = check(names)
             servers = []
             for name, result in zip(names, results):
                 servers.append({
                     'server_name': name, 'own': name == own_server, 'members': len(members[name]),
                     'federation_ok': bool(result.get('federation_ok')), 'cause': cause_of(result),
-                    'reachable_from': result.get('reachable_from'),
-                    'outbound': outbounds[name].result() if name in outbounds else None,
+                    'reachable_from': result.get('reachable_from'), 'outbound': None,
                     'backoff': backoffs[name].result() if name in backoffs else None, 'reset': False,
                 })
+            reset = []
+            if reset_connection:
+                if not admin:
+                    raise RoomError('reset_connection needs the Synapse admin API, which this token cannot use')
+                for server in servers:
+                    if _reset(api, server, check_mode):
+                        reset.append(server['server_name'])
+            if outbound:
+                asked = [s for s in servers if not s['own']]
+                answers = [(s, pool.submit(_outbound, members[s['server_name']][0])) for s in asked
+                           if not (check_mode and _in_backoff(s))]
+                for server in asked:
+                    if check_mode and _in_backoff(server):
+                        server['outbound'] = {'ok': None, 'status': None, 'detail': 'not asked in check mode: a '
+                                              'success would end the backoff'}
+                for server, answer in answers:
+                    server['outbound'] = answer.result()
+                    if server['outbound']['ok'] and _in_backoff(server) and not server['reset']:
+                        server['outbound']['detail'] += '; this success ended the backoff'
         finally:
             pool.close()
-        reset = []
-        if reset_connection:
-            if not admin:
-                raise RoomError('reset_connection needs the Synapse admin API, which this token cannot use')
-            for server in servers:
-                backoff = server['backoff']
-                if server['federation_ok'] and backoff and backoff.get('resettable') and (
-                        backoff['backing_off'] or backoff['failing']):
-                    if not check_mode:
-                        api.request('POST', '%s/federation/destinations/%s/reset_connection'
-                                    % (ADMIN, path_segment(server['server_name'])), body={})
-                    server['reset'] = True
-                    reset.append(server['server_name'])
     finally:
         api.close()
     servers.sort(key=severity)

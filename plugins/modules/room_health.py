@@ -76,7 +76,10 @@ options:
     default: false
   outbound:
     description:
-      - Ask your homeserver to reach each server (one profile query per server, 8 at a time).
+      - Ask your homeserver to reach each server (one profile query per server, 16 at a time), after any reset.
+      - This is a real federation request - when it succeeds, Synapse ends its backoff for that server by itself, as
+        after any successful request, and sends what it queued. The row then says so. In check mode servers in
+        backoff are not asked.
     type: bool
     default: true
   nameservers:

@@ -53,6 +53,9 @@ class FakeSynapseApi(object):
             rest = path[len(prefix):]
             if rest.endswith('/reset_connection') and req['method'] == 'POST':
                 name = rest[:-len('/reset_connection')]
+                if not self.destinations.get(name, {}).get('retry_last_ts'):
+                    # As Synapse: nothing to reset (e.g. its own retry succeeded meanwhile).
+                    return json_response(400, {'errcode': 'M_UNKNOWN', 'error': 'The retry timing does not need to be reset for this destination.'})
                 self.destinations[name] = {'failure_ts': None, 'retry_last_ts': 0, 'retry_interval': 0}
                 return json_response(200, {})
             if rest in self.destinations:
@@ -212,3 +215,27 @@ def test_the_loopback_listener_in_plain_http(lab):
         api.close()
     finally:
         server.shutdown()
+
+
+def test_a_backoff_cleared_meanwhile_is_not_an_error_and_check_mode_asks_nothing_that_would_clear_it(lab):
+    destinations = {'late.test': {'failure_ts': NOW - 900_000, 'retry_last_ts': NOW - 5_000, 'retry_interval': 300_000}}
+    fake = FakeSynapseApi(destinations=dict(destinations))
+    factory, check = setup(lab, fake)
+
+    def clearing_check(names):
+        # Synapse's own retry succeeds while the checks run: the record is cleared before the reset.
+        results = check(names)
+        fake.destinations['late.test'] = {'failure_ts': None, 'retry_last_ts': 0, 'retry_interval': 0}
+        return results
+
+    out = room_health(factory, clearing_check, ROOM, reset_connection=True, outbound=False, now_ms=lambda: NOW)
+    assert out['reset'] == []
+    late = [s for s in out['servers'] if s['server_name'] == 'late.test'][0]
+    assert late['reset_note'] == 'Synapse had cleared the backoff itself meanwhile'
+    lab.close()
+    fake = FakeSynapseApi(destinations=dict(destinations))
+    out = run(lab, fake, check_mode=True)
+    late = [s for s in out['servers'] if s['server_name'] == 'late.test'][0]
+    assert late['outbound']['ok'] is None and 'check mode' in late['outbound']['detail']
+    assert not [a for a in fake.asked if a[1].endswith('@d:late.test')]
+    assert [s['outbound']['ok'] for s in out['servers'] if s['server_name'] == 'ok.test'] == [True]
