@@ -163,6 +163,8 @@ def status_word(server):
         return 'ours'
     if not server.get('federation_ok'):
         return 'UNREACHABLE'
+    if server.get('reset'):
+        return 'reset'
     backoff = server.get('backoff') or {}
     if backoff.get('backing_off'):
         return 'backing off'
@@ -193,7 +195,7 @@ def _backoff_text(server, now_ms):
 
 def render_table(servers, now_ms):
     """A fixed-width text table, one line per server, in the order given."""
-    rows = [('server', 'members', 'status', 'cause (from the controller)', 'outbound (from our server)', 'backoff')]
+    rows = [('server', 'members', 'status', 'cause (the check)', 'outbound (our server)', 'backoff (before any reset)')]
     for server in servers:
         cause = server.get('cause')
         outbound = server.get('outbound')
