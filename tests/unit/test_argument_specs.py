@@ -223,7 +223,7 @@ def render_naming_table(block: dict) -> str:
 def test_naming_table_is_the_rendering_of_the_block():
     text = NAMING_DOC.read_text(encoding="utf-8")
     head, rest = text.split(_BEGIN + "\n", 1)
-    _, tail = rest.split(_END, 1)
+    _old_table, tail = rest.split(_END, 1)
     wanted = head + _BEGIN + "\n" + render_naming_table(NAMING) + _END + tail
     if os.environ.get("MXFED_UPDATE_DOCS") == "1":
         NAMING_DOC.write_text(wanted, encoding="utf-8")
