@@ -611,7 +611,6 @@ elapsed:
   sample: 0.42
 '''
 
-import math
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -634,11 +633,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._http import (
     HAS_H11,
 )
 from ansible_collections.mxfed.federation.plugins.module_utils._network import Network
-from ansible_collections.mxfed.federation.plugins.module_utils._tls import (
-    CA_MAX_BYTES,
-    CaPathError,
-    read_ca_path,
-)
+from ansible_collections.mxfed.federation.plugins.module_utils._options import ca_path_problem, timeout_problem
 from ansible_collections.mxfed.federation.plugins.module_utils._verdict import IMPLEMENTATIONS
 
 
@@ -671,19 +666,9 @@ def main():
         module.fail_json(msg=missing_required_lib('dnspython'), exception=DNSPYTHON_IMPORT_ERROR)
     if not HAS_H11:
         module.fail_json(msg=missing_required_lib('h11'), exception=H11_IMPORT_ERROR)
-    # nan fails every comparison, inf and 1e10 overflow socket timeouts: check the range itself.
-    # Below 0.1 s nothing on the Internet answers; above 300 s one check would take hours.
-    if not (math.isfinite(params['timeout']) and 0.1 <= params['timeout'] <= 300):
-        module.fail_json(msg='timeout must be a positive number of seconds per network step, from 0.1 to 300, such as 5 '
-                         '(got %s).'
-                         % params['timeout'])
-    if params['ca_path']:
-        try:
-            read_ca_path(params['ca_path'])
-        except CaPathError as exc:
-            module.fail_json(msg='Cannot load ca_path %s: %s. ca_path must be a PEM file of trusted CA certificates, or a '
-                             'directory of such files, on the host that runs the check (at most %d MiB); leave it '
-                             'empty to use only the system CAs.' % (params['ca_path'], exc.message, CA_MAX_BYTES // 1048576))
+    problem = timeout_problem(params['timeout']) or ca_path_problem(params['ca_path'])
+    if problem:
+        module.fail_json(msg=problem)
 
     # Input errors first: they must never cause network traffic.
     if params['server_names'] is not None:

@@ -221,7 +221,6 @@ summary:
   type: str
 '''
 
-import math
 import time
 import traceback
 
@@ -234,7 +233,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._http import H11_
 from ansible_collections.mxfed.federation.plugins.module_utils._network import Network
 from ansible_collections.mxfed.federation.plugins.module_utils._room_health import room_health
 from ansible_collections.mxfed.federation.plugins.module_utils._room import RoomError, room_kind
-from ansible_collections.mxfed.federation.plugins.module_utils._tls import CaPathError, read_ca_path
+from ansible_collections.mxfed.federation.plugins.module_utils._options import ca_path_problem, timeout_problem
 from ansible_collections.mxfed.federation.plugins.module_utils._verdict import IMPLEMENTATIONS
 
 
@@ -267,17 +266,11 @@ def main():
         module.fail_json(msg=missing_required_lib('dnspython'), exception=DNSPYTHON_IMPORT_ERROR)
     if not HAS_H11:
         module.fail_json(msg=missing_required_lib('h11'), exception=H11_IMPORT_ERROR)
-    if not (math.isfinite(params['timeout']) and 0.1 <= params['timeout'] <= 300):
-        module.fail_json(msg='timeout must be a positive number of seconds per network step, from 0.1 to 300 (got %s).'
-                         % params['timeout'])
+    problem = timeout_problem(params['timeout']) or ca_path_problem(params['ca_path'])
+    if problem:
+        module.fail_json(msg=problem)
     if not params['implementations']:
         module.fail_json(msg='implementations must name at least one of %s.' % ', '.join(IMPLEMENTATIONS))
-    if params['ca_path']:
-        try:
-            read_ca_path(params['ca_path'])
-        except CaPathError as exc:
-            module.fail_json(msg='Cannot load ca_path %s: %s. ca_path must be a PEM file of trusted CA certificates, or a '
-                             'directory of such files, on the host that runs the module.' % (params['ca_path'], exc.message))
     if params['reset_connection'] and params['admin_api'] == 'none':
         module.fail_json(msg='reset_connection needs the admin API: set admin_api to auto or synapse.')
     # Input errors first: they must never cause network traffic.
