@@ -2,7 +2,7 @@
 # The full federation proof with a REAL Conduit: Synapse on alpha.test, Conduit on beta.test, both
 # deployed by mxfed.federation.homeserver in the shared lab; invite, join, messages both ways.
 # No registry reachable from CI ships Conduit, so the binary is supplied by whoever runs this:
-#   MXFED_CONDUIT_BINARY=/path/to/conduit extensions/molecule/conduit/run.sh [molecule test options]
+#   MXFED_CONDUIT_BINARY=/path/to/conduit extensions/molecule/lab_conduit/run.sh [molecule test options]
 # Without it the scenario is skipped (exit 77, the usual "skipped" code, which scripts/test
 # reports as skipped) with a message saying what to supply.
 set -euo pipefail
@@ -13,7 +13,7 @@ if [ -z "${MXFED_CONDUIT_BINARY:-}" ]; then
   echo "conduit scenario skipped: set MXFED_CONDUIT_BINARY to the path of a Conduit binary (the" \
        "v0.10.12 x86_64-unknown-linux-musl release artifact from https://gitlab.com/famedly/conduit," \
        "or one built from its source: extensions/molecule/conduit/README.md) and run" \
-       "extensions/molecule/conduit/run.sh again."
+       "extensions/molecule/lab_conduit/run.sh again."
   exit 77
 fi
 
@@ -30,4 +30,4 @@ fi
 export MXFED_CONDUIT_BINARY="$binary"
 export PATH="$repo/.venv/bin:$PATH"
 cd "$repo"
-exec molecule test -s conduit "$@"
+exec molecule test -s lab_conduit "$@"
