@@ -178,6 +178,13 @@ def refused(tmp_path_factory):
         ], 'rescue': [{'name': 'Record', 'ansible.builtin.set_fact': {
             'results': '{{ results | combine({%s: ansible_failed_result.msg | default("") | string}) }}'
                        % json.dumps(case_id)}}]})
+    # The good inventory passes the same checks on both hosts.
+    tasks.append({'name': 'Case good', 'block': [
+        {'name': 'Check the good input', 'ansible.builtin.include_role': {'name': 'mxfed.federation.synapse',
+                                                                          'tasks_from': 'assert'}},
+        {'name': 'Record good', 'ansible.builtin.set_fact': {'results': '{{ results | combine({"good": "passed"}) }}'}},
+    ], 'rescue': [{'name': 'Record', 'ansible.builtin.set_fact': {
+        'results': '{{ results | combine({"good": ansible_failed_result.msg | default("") | string}) }}'}}]})
     tasks.append({'name': 'Write', 'ansible.builtin.copy': {'content': '{{ results | to_json }}',
                                                             'dest': out + '.{{ inventory_hostname }}', 'mode': '0600'},
                   'check_mode': False})
@@ -188,8 +195,15 @@ def refused(tmp_path_factory):
     for host in HOSTVARS:
         assert os.path.exists(out + '.' + host), proc.stdout[-4000:]
         with open(out + '.' + host, encoding='utf-8') as fh:
-            results.update(json.load(fh))
+            found = json.load(fh)
+        results['good ' + host] = found.pop('good')
+        results.update(found)
     return results
+
+
+@pytest.mark.parametrize('host', sorted(HOSTVARS))
+def test_the_good_inventory_passes_the_checks(refused, host):
+    assert refused['good ' + host] == 'passed'
 
 
 @pytest.mark.parametrize('case_id, case_vars, host, expected', BAD, ids=[c[0] for c in BAD])
