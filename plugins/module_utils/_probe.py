@@ -8,7 +8,8 @@
 # Pure Python on purpose: no Ansible imports, so the logic is testable alone.
 """The checks of one federation address, as a peer meets it: connect, TLS and the certificate
 (with the reason when it is not trusted), the signed keys (spec "Retrieving server keys"), the
-version endpoint and what the reverse proxy in front does to federation requests.
+version endpoint and what the reverse proxy in front does to federation requests (each federation
+route reaching the homeserver, _routes.py; body limits; percent-encoded paths).
 
 probe_address() is a leaf task: it returns (result dict, [Finding]) for one address and waits
 for no other task.
@@ -33,6 +34,15 @@ from ansible_collections.mxfed.federation.plugins.module_utils._http import Http
 from ansible_collections.mxfed.federation.plugins.module_utils._json import loads as json_loads
 from ansible_collections.mxfed.federation.plugins.module_utils._keys import check_key_response
 from ansible_collections.mxfed.federation.plugins.module_utils._report import ERROR, Finding
+from ansible_collections.mxfed.federation.plugins.module_utils._routes import (
+    BACKEND_DOWN,
+    BACKEND_DOWN_STATUSES,
+    HOMESERVER,
+    ROUTE_PROBES,
+    classify,
+    is_homeserver_body,
+    probe_path,
+)
 from ansible_collections.mxfed.federation.plugins.module_utils._x509 import (
     X509_V_ERR_CERT_HAS_EXPIRED,
     X509_V_ERR_CERT_NOT_YET_VALID,
@@ -47,18 +57,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._x509 import (
 CERT_WARN_SECONDS = 14 * 24 * 3600
 KEYS_MAX_SIZE = 200 * 1024  # four times the well-known's 50 KiB: a key response with many old keys
 PROXY_BODY_SIZE = 1024 * 1024 + 64 * 1024  # just above nginx's default client_max_body_size (1m)
-# Statuses a reverse proxy sends itself when its upstream does not answer.
-BACKEND_DOWN_STATUSES = (502, 503, 504)
-
-
-def _homeserver_error(doc):
-    """Whether a JSON error body came from a homeserver rather than from a proxy in front of it.
-
-    Synapse and Conduit answer with the spec's {"errcode", "error"}; Dendrite 0.13 answers an
-    unauthenticated federation request with {"message": "Missing \"Authorization: X-Matrix ...\"
-    HTTP header"} and no errcode. Proxies answer with HTML or an empty body.
-    """
-    return isinstance(doc, dict) and any(key in doc for key in ('errcode', 'error', 'message'))
+TIMED_OUT = '*timed out*'  # in _check_routes' result: the per-address deadline is spent
 
 
 def probe_address(network, route, server_name, checks, target, ip, family, deadline=None, budget=None):
@@ -127,7 +126,8 @@ def probe_address(network, route, server_name, checks, target, ip, family, deadl
             _check_version(session, result, add)
         # With the homeserver down, the proxy probes would only repeat the same 502.
         if 'proxy' in checks and not result.get('backend_unavailable'):
-            _check_proxy(session, result, add)
+            down = _check_routes(session, result, add)
+            _check_proxy(session, result, add, down)
     finally:
         session.close()
     result['ok'] = ok
@@ -262,10 +262,70 @@ def _proxy_body():
     return _PROXY_BODY[0]
 
 
-def _check_proxy(session, result, add):
-    """Spec-independent checks of the reverse proxy in front of the homeserver (DISCOVERY.md 6)."""
-    record = {}
+def _check_routes(session, result, add):
+    """One small request per federation routing class (_routes.ROUTE_PROBES): a class the proxy
+    answers itself with 502/503/504 while the key endpoint answered is a pool of homeserver
+    processes down (a Synapse worker), named with its paths and who breaks. Returns the routes
+    found down; after a probe timed out (the address's deadline is spent) the rest are skipped and
+    the set holds TIMED_OUT too."""
+    records = []
+    result['proxy'] = {'routes': records}
+    down = set()
+    txn = 'mxfed-check-%s' % os.urandom(6).hex()
+    for probe in ROUTE_PROBES:
+        path = probe_path(probe, txn)
+        record = {'route': probe.route, 'method': probe.method, 'path': path}
+        records.append(record)
+        if TIMED_OUT in down:
+            record.update({'skipped': 'an earlier probe timed out', 'answered_by': None, 'ok': None})
+            continue
+        headers = {'Content-Type': 'application/json'} if probe.body is not None else None
+        try:
+            response, doc = _get_json(session, probe.method, path, body=probe.body, headers=headers)
+        except TransportError as exc:
+            record.update({'error': exc.message, 'answered_by': None, 'ok': False})
+            down.add(probe.route)
+            if isinstance(exc, TimeoutTransportError):
+                down.add(TIMED_OUT)
+            add('route_backend_unavailable', '%s %s failed (%s) while the key endpoint answered: what serves %s '
+                'did not answer. Who breaks: %s.' % (probe.method, path, exc.message, probe.route, probe.what),
+                route=probe.route, path=path)
+            continue
+        answered_by = classify(response.status, doc)
+        record.update({'status': response.status, 'answered_by': answered_by, 'ok': answered_by == HOMESERVER})
+        if answered_by == BACKEND_DOWN:
+            down.add(probe.route)
+            add('route_backend_unavailable', '%s %s answered HTTP %d from the proxy (Server: %s) while the key endpoint '
+                'was answered by the homeserver: what serves %s did not answer. Who breaks: %s.'
+                % (probe.method, path, response.status, response.header('Server') or 'unknown', probe.route, probe.what),
+                route=probe.route, path=path, status=response.status)
+        elif answered_by != HOMESERVER:
+            down.add(probe.route)
+            add('proxy_nonmatrix_response', '%s %s answered HTTP %d without a Matrix error: it did not reach the '
+                'homeserver. Who breaks: %s.' % (probe.method, path, response.status, probe.what))
+    return down
+
+
+def _check_proxy(session, result, add, down=frozenset()):
+    """Spec-independent checks of the reverse proxy in front of the homeserver (DISCOVERY.md 6).
+    down: the routes _check_routes found not answered by the homeserver; a probe on such a route
+    would only repeat that finding under another name (a 502 taken for a body limit)."""
+    record = result.get('proxy') or {}
     result['proxy'] = record
+    if TIMED_OUT in down:
+        record['large_transaction'] = record['encoded_path'] = {'skipped': 'a route probe timed out', 'ok': None}
+        return
+    if 'transactions' in down:
+        record['large_transaction'] = {'skipped': 'the transactions route did not reach the homeserver', 'ok': None}
+    else:
+        _check_large_transaction(session, record, add)
+    if 'queries' in down:
+        record['encoded_path'] = {'skipped': 'the federation reads route did not reach the homeserver', 'ok': None}
+    else:
+        _check_encoded_path(session, record, add)
+
+
+def _check_large_transaction(session, record, add):
     txn = 'mxfed-check-%s' % os.urandom(6).hex()
     body = _proxy_body()
     try:
@@ -276,7 +336,7 @@ def _check_proxy(session, result, add):
         add('proxy_upload_closed', 'An unauthenticated %d-byte PUT /_matrix/federation/v1/send was cut off: %s.'
             % (len(body), exc.message))
     else:
-        is_matrix = _homeserver_error(doc)
+        is_matrix = is_homeserver_body(doc)
         ok = is_matrix and response.status in (400, 401, 403, 413)
         record['large_transaction'] = {'status': response.status, 'errcode': doc.get('errcode') if is_matrix else None,
                                        'body_size': len(body), 'ok': ok}
@@ -290,6 +350,9 @@ def _check_proxy(session, result, add):
             else:
                 add('proxy_nonmatrix_response', 'PUT /_matrix/federation/v1/send answered HTTP %d without a Matrix '
                     'error (expected 401 M_UNAUTHORIZED).' % response.status)
+
+
+def _check_encoded_path(session, record, add):
     # An event ID with "/" (room v3+ IDs are base64 and contain it) must reach the homeserver
     # still encoded; a decoding proxy turns the route into a 404/400 M_UNRECOGNIZED.
     path = '/_matrix/federation/v1/event/%24mxfed-check%2Fprobe%3Amxfed-check.invalid'
@@ -299,7 +362,7 @@ def _check_proxy(session, result, add):
         record['encoded_path'] = {'error': exc.message, 'ok': False}
         add('proxy_nonmatrix_response', 'GET %s failed: %s.' % (path, exc.message))
         return
-    is_matrix = _homeserver_error(doc)
+    is_matrix = is_homeserver_body(doc)
     ok = is_matrix and response.status in (401, 403)
     record['encoded_path'] = {'path': path, 'status': response.status, 'errcode': doc.get('errcode') if is_matrix else None,
                               'ok': ok}

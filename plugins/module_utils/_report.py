@@ -124,6 +124,9 @@ CODES = {
     'proxy_path_mangled': (WARNING, 'proxy', 'Pass the request URI to the homeserver unchanged on {ip}:{port} (nginx: proxy_pass '
                                              'without a URI part; no decoding of %2F).'),
     'proxy_nonmatrix_response': (WARNING, 'proxy', 'Route all of /_matrix/ on {ip}:{port} to the homeserver, including percent-encoded paths.'),
+    'route_backend_unavailable': (WARNING, 'proxy', 'Start what serves {route} ({path}) and check the proxy on {ip}:{port} sends it '
+                                                    'there: with Synapse workers, the worker pool for these paths (systemctl status '
+                                                    '\'synapse-worker@*\'); with one process, the proxy route for this path.'),
     # overall
     'no_usable_address': (ERROR, 'connect', 'No address passed all checks: fix the errors above.'),
     # the verdict (_verdict.py): a peer walking the route as its implementation does

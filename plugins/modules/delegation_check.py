@@ -104,6 +104,11 @@ options:
       - V(proxy) sends an unauthenticated 1.1 MiB C(PUT /_matrix/federation/v1/send/<txn>) (expects the homeserver's
         Matrix 401, not a proxy 413) and a request with a percent-encoded C(%2F) in an event ID (expects it to reach the
         homeserver intact).
+      - V(proxy) also sends one small unauthenticated request per federation route a proxy may send to its own pool of
+        processes (Synapse workers) - a transaction, a profile query, an empty key query, a media download - and names a
+        route the proxy answers itself (C(route_backend_unavailable) for its 502/503/504, that pool being down;
+        C(proxy_nonmatrix_response) for another page of its own, the route missing), with who breaks. Each route's result is in
+        RV(addresses[].proxy.routes).
       - V(proxy) is meant for your own servers (the C(homeserver) role's gate uses it); leave it out when you check
         servers you do not run, as C(playbooks/verify.yml) does by default. Without it a check of one name sends at
         most a few KiB (one well-known request and a few key, version and client requests per address).
@@ -514,9 +519,14 @@ addresses:
       type: dict
       sample: {"status": 200, "name": "Synapse", "version": "1.163.0"}
     proxy:
-      description: C(large_transaction) and C(encoded_path) probe results (status, errcode, ok).
+      description:
+        - C(routes), one entry per federation route probed (route, method, path, status, C(answered_by) V(homeserver),
+          V(backend_down) or V(not_forwarded), ok), then C(large_transaction) and C(encoded_path) (status, errcode, ok;
+          C(skipped) and ok null when the route they use did not reach the homeserver).
       type: dict
-      sample: {"large_transaction": {"status": 401, "errcode": "M_UNAUTHORIZED", "ok": true}}
+      sample: {"routes": [{"route": "transactions", "method": "PUT", "path": "/_matrix/federation/v1/send/mxfed-check-1a2b",
+                           "status": 401, "answered_by": "homeserver", "ok": true}],
+               "large_transaction": {"status": 401, "errcode": "M_UNAUTHORIZED", "ok": true}}
     server_header:
       description: The Server response header.
       type: str
@@ -589,7 +599,7 @@ warning_findings:
       ipv6_not_listening, tls_cert_expiring, federation_port_443, proxy_cloudflare, keys_content_type,
       keys_expiring, version_failed, client_well_known_missing, client_well_known_invalid, client_cors_missing,
       client_versions_failed, proxy_body_limit, proxy_upload_closed, proxy_path_mangled, proxy_nonmatrix_response,
-      peer_unreachable_other."
+      route_backend_unavailable, peer_unreachable_other."
   returned: always
   type: list
   elements: dict

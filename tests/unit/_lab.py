@@ -342,6 +342,10 @@ class App(object):
             return json_response(200, {'server': {'name': 'mxfed-test', 'version': '1.0'}})
         if req['method'] == 'PUT' and path.startswith('/_matrix/federation/v1/send/'):
             return json_response(401, {'errcode': 'M_UNAUTHORIZED', 'error': 'Missing Authorization headers'})
+        if path.startswith(('/_matrix/federation/v1/query/', '/_matrix/federation/v1/media/')):
+            return json_response(401, {'errcode': 'M_UNAUTHORIZED', 'error': 'Missing Authorization headers'})
+        if req['method'] == 'POST' and path == '/_matrix/key/v2/query':
+            return json_response(200, {'server_keys': []})
         if path.startswith('/_matrix/federation/v1/event/'):
             rest = path[len('/_matrix/federation/v1/event/'):]
             if self.decode_paths:

@@ -506,6 +506,9 @@ def test_all_groups_on_a_healthy_server(lab):
     assert result['client']['versions'] == ['v1.11'] and result['client']['cors'] == '*'
     proxy = result['addresses'][0]['proxy']
     assert proxy['large_transaction']['ok'] and proxy['encoded_path']['ok']
+    assert [(r['route'], r['answered_by'], r['ok']) for r in proxy['routes']] == [
+        ('transactions', 'homeserver', True), ('queries', 'homeserver', True),
+        ('key_queries', 'homeserver', True), ('media', 'homeserver', True)]
     assert 'Nothing to change' in result['summary']
 
 
@@ -539,6 +542,71 @@ def test_caddy_body_limit_answers_502_and_is_named(lab):
     assert limit and 'HTTP 502' in limit[0]['message'], result['summary']
     assert 'proxy_nonmatrix_response' not in codes(result)
     assert result['federation_ok'] is True
+
+
+def test_inbound_worker_down_is_named_with_its_paths_not_as_a_body_limit(lab):
+    # Synapse workers behind Caddy: the inbound federation pool is stopped, the readers answer.
+    # Caddy answers /send itself with 502; discovery, TLS and keys pass, so peers still find the
+    # server (no error), but their transactions fail: a warning naming the route and who breaks,
+    # and no proxy_body_limit for the same 502.
+    hs = lab.direct_homeserver()
+
+    def inbound_down(req):
+        if req['method'] == 'PUT' and req['path'].startswith('/_matrix/federation/v1/send/'):
+            return 502, [('Server', 'Caddy')], b''
+        return None
+
+    hs.app.intercept(inbound_down)
+    result = run(lab, 'example.test', checks=('keys', 'proxy'))
+    assert result['federation_ok'] is True
+    found = [w for w in result['warnings'] if w['code'] == 'route_backend_unavailable']
+    assert len(found) == 1, result['summary']
+    assert 'PUT /_matrix/federation/v1/send/mxfed-check-' in found[0]['message']
+    assert 'HTTP 502 from the proxy (Server: ' in found[0]['message']
+    assert 'cannot deliver events' in found[0]['message']
+    assert 'transactions' in found[0]['fix'] and 'synapse-worker@' in found[0]['fix']
+    assert 'proxy_body_limit' not in codes(result)
+    proxy = result['addresses'][0]['proxy']
+    assert proxy['large_transaction']['ok'] is None and 'skipped' in proxy['large_transaction']
+    assert proxy['encoded_path']['ok'] is True
+    assert [r['route'] for r in proxy['routes'] if not r['ok']] == ['transactions']
+
+
+def test_reader_pool_down_is_named_once(lab):
+    hs = lab.direct_homeserver()
+
+    def readers_down(req):
+        path = req['path']
+        if path.startswith(('/_matrix/federation/v1/query/', '/_matrix/federation/v1/event/')) \
+                or path == '/_matrix/key/v2/query':
+            return 503, [], b''
+        return None
+
+    hs.app.intercept(readers_down)
+    result = run(lab, 'example.test', checks=('keys', 'proxy'))
+    assert result['federation_ok'] is True
+    down = sorted(w['message'].split(' ')[1].split('?')[0] for w in result['warnings']
+                  if w['code'] == 'route_backend_unavailable')
+    assert down == ['/_matrix/federation/v1/query/profile', '/_matrix/key/v2/query'], result['summary']
+    # The encoded-path probe goes to the same pool: skipped, not a second finding.
+    assert 'proxy_nonmatrix_response' not in codes(result)
+    assert result['addresses'][0]['proxy']['encoded_path']['ok'] is None
+
+
+def test_media_not_routed_by_the_proxy_is_named(lab):
+    hs = lab.direct_homeserver()
+
+    def no_media_route(req):
+        if req['path'].startswith('/_matrix/federation/v1/media/'):
+            return 404, [('Content-Type', 'text/html')], b'<html>404 Not Found</html>'
+        return None
+
+    hs.app.intercept(no_media_route)
+    result = run(lab, 'example.test', checks=('keys', 'proxy'))
+    found = [w for w in result['warnings'] if w['code'] == 'proxy_nonmatrix_response']
+    assert len(found) == 1 and '/_matrix/federation/v1/media/download/' in found[0]['message']
+    assert 'download this server' in found[0]['message']
+    assert 'route_backend_unavailable' not in codes(result)
 
 
 def test_dendrite_style_auth_error_counts_as_the_homeserver(lab):
