@@ -70,6 +70,7 @@ class Budget(object):
         self.max_requests = max_requests
         self.requests = 0
         self.refused = 0
+        self.refused_optional = 0  # optional probes not sent (no finding: each is recorded as skipped)
         self.ran_out = []  # names of the steps that reached their deadline, in order
         self._lock = threading.Lock()
 
@@ -77,9 +78,15 @@ class Budget(object):
         """The deadline (a time.monotonic() value) of a step starting now."""
         return min(time.monotonic() + self.timeout, self.deadline)
 
-    def take_request(self, what):
-        """Count one request; raises RequestCapError when the check has used them all."""
+    def take_request(self, what, optional=False):
+        """Count one request; raises RequestCapError when the check has used them all. An optional
+        request (version, route and proxy probes: nothing the verdict reads) is refused once half
+        of them are used, so that on a name with many addresses they never starve a key fetch."""
         with self._lock:
+            if optional and self.requests >= self.max_requests // 2:
+                self.refused_optional += 1
+                raise RequestCapError('%s not sent: the check already made %d requests, and keeps the rest for what '
+                                      'decides the verdict' % (what, self.requests))
             if self.requests >= self.max_requests:
                 self.refused += 1
                 raise RequestCapError('%s not sent: the check already made %d requests' % (what, self.max_requests))
@@ -95,10 +102,10 @@ class Budget(object):
         return False
 
 
-def take_request(budget, what):
-    """budget.take_request(what), for callers that may run without a budget (tests, tools)."""
+def take_request(budget, what, optional=False):
+    """budget.take_request(what, optional), for callers that may run without a budget (tests, tools)."""
     if budget is not None:
-        budget.take_request(what)
+        budget.take_request(what, optional=optional)
 
 
 def cap_addresses(addresses, limit=MAX_ADDRESSES):

@@ -23,7 +23,7 @@ import json
 import os
 import time
 
-from ansible_collections.mxfed.federation.plugins.module_utils._budget import take_request
+from ansible_collections.mxfed.federation.plugins.module_utils._budget import RequestCapError, take_request
 from ansible_collections.mxfed.federation.plugins.module_utils._errors import (
     ConnectError,
     TimeoutTransportError,
@@ -57,7 +57,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._x509 import (
 CERT_WARN_SECONDS = 14 * 24 * 3600
 KEYS_MAX_SIZE = 200 * 1024  # four times the well-known's 50 KiB: a key response with many old keys
 PROXY_BODY_SIZE = 1024 * 1024 + 64 * 1024  # just above nginx's default client_max_body_size (1m)
-TIMED_OUT = '*timed out*'  # in _check_routes' result: the per-address deadline is spent
+TIMED_OUT = '*stop*'  # in _check_routes' result: the per-address deadline or the optional requests are spent
 
 
 def probe_address(network, route, server_name, checks, target, ip, family, deadline=None, budget=None):
@@ -144,8 +144,8 @@ class _Session(object):
         self.deadline = deadline
         self.budget = budget
 
-    def request(self, method, path, body=None, headers=None, limit=None):
-        take_request(self.budget, '%s %s' % (method, path))
+    def request(self, method, path, body=None, headers=None, limit=None, optional=False):
+        take_request(self.budget, '%s %s' % (method, path), optional=optional)
         kwargs = {} if limit is None else {'limit': limit}
         return self.session.request(method, path, body=body, headers=headers, deadline=self.deadline, **kwargs)
 
@@ -229,7 +229,8 @@ def _check_keys(session, server_name, result, add):
 
 
 def _get_json(session, method, path, body=None, headers=None):
-    response = session.request(method, path, body=body, headers=headers)
+    """An optional request (version and proxy probes) and its JSON body (None if not JSON)."""
+    response = session.request(method, path, body=body, headers=headers, optional=True)
     try:
         doc = json_loads(response.body) if response.body else None
     except ValueError:
@@ -240,6 +241,9 @@ def _get_json(session, method, path, body=None, headers=None):
 def _check_version(session, result, add):
     try:
         response, doc = _get_json(session, 'GET', '/_matrix/federation/v1/version')
+    except RequestCapError as exc:
+        result['version'] = {'skipped': exc.message}
+        return
     except TransportError as exc:
         add('version_failed', 'GET /_matrix/federation/v1/version failed: %s.' % exc.message)
         return
@@ -277,11 +281,15 @@ def _check_routes(session, result, add):
         record = {'route': probe.route, 'method': probe.method, 'path': path}
         records.append(record)
         if TIMED_OUT in down:
-            record.update({'skipped': 'an earlier probe timed out', 'answered_by': None, 'ok': None})
+            record.update({'skipped': 'an earlier route probe timed out or was not sent', 'answered_by': None, 'ok': None})
             continue
         headers = {'Content-Type': 'application/json'} if probe.body is not None else None
         try:
             response, doc = _get_json(session, probe.method, path, body=probe.body, headers=headers)
+        except RequestCapError as exc:
+            record.update({'skipped': exc.message, 'answered_by': None, 'ok': None})
+            down.add(TIMED_OUT)  # nothing more is sent from here: skip the rest the same way
+            continue
         except TransportError as exc:
             record.update({'error': exc.message, 'answered_by': None, 'ok': False})
             down.add(probe.route)
@@ -313,7 +321,7 @@ def _check_proxy(session, result, add, down=frozenset()):
     record = result.get('proxy') or {}
     result['proxy'] = record
     if TIMED_OUT in down:
-        record['large_transaction'] = record['encoded_path'] = {'skipped': 'a route probe timed out', 'ok': None}
+        record['large_transaction'] = record['encoded_path'] = {'skipped': 'a route probe timed out or was not sent', 'ok': None}
         return
     if 'transactions' in down:
         record['large_transaction'] = {'skipped': 'the transactions route did not reach the homeserver', 'ok': None}
@@ -331,6 +339,9 @@ def _check_large_transaction(session, record, add):
     try:
         response, doc = _get_json(session, 'PUT', '/_matrix/federation/v1/send/%s' % txn, body=body,
                                   headers={'Content-Type': 'application/json'})
+    except RequestCapError as exc:
+        record['large_transaction'] = {'skipped': exc.message, 'ok': None}
+        return
     except TransportError as exc:
         record['large_transaction'] = {'error': exc.message, 'ok': False}
         add('proxy_upload_closed', 'An unauthenticated %d-byte PUT /_matrix/federation/v1/send was cut off: %s.'
@@ -358,6 +369,9 @@ def _check_encoded_path(session, record, add):
     path = '/_matrix/federation/v1/event/%24mxfed-check%2Fprobe%3Amxfed-check.invalid'
     try:
         response, doc = _get_json(session, 'GET', path)
+    except RequestCapError as exc:
+        record['encoded_path'] = {'skipped': exc.message, 'ok': None}
+        return
     except TransportError as exc:
         record['encoded_path'] = {'error': exc.message, 'ok': False}
         add('proxy_nonmatrix_response', 'GET %s failed: %s.' % (path, exc.message))
