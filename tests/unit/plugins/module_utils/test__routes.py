@@ -22,6 +22,11 @@ from ansible_collections.mxfed.federation.plugins.module_utils._routes import (
 @pytest.mark.parametrize('status, doc, expected', [
     (401, {'errcode': 'M_UNAUTHORIZED', 'error': 'Missing Authorization headers'}, HOMESERVER),  # Synapse, Conduit
     (401, {'message': 'Missing "Authorization: X-Matrix ..." HTTP header'}, HOMESERVER),  # Dendrite 0.13
+    # Dendrite 0.13.8's federation media download, measured through Caddy in the lab:
+    (401, {'Code': 401, 'JSON': {'message': 'Missing "Authorization: X-Matrix ..." HTTP header'}, 'Headers': None},
+     HOMESERVER),
+    (401, {'Code': 401, 'JSON': 'not an error object'}, NOT_FORWARDED),
+    (404, {'errcode': 'M_NOT_FOUND', 'error': 'Server name not known'}, HOMESERVER),  # Dendrite's empty key query
     (404, {'errcode': 'M_UNRECOGNIZED', 'error': 'Unrecognized request'}, HOMESERVER),  # endpoint unknown there
     (200, {'server_keys': []}, HOMESERVER),  # the empty key query
     (502, None, BACKEND_DOWN),  # Caddy, nginx: upstream down
