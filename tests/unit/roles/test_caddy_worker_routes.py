@@ -40,23 +40,23 @@ TABLE = routing_table(WORKERS, {'w1': '172.30.131.4', 'w2': '172.30.131.6'})
 
 # Without workers: the fragments as the role wrote them before workers existed.
 PLAIN_CLIENT = """handle /_matrix/* {
-	request_body {
-		max_size 52428800
-	}
-	reverse_proxy 127.0.0.1:8008
+\trequest_body {
+\t\tmax_size 52428800
+\t}
+\treverse_proxy 127.0.0.1:8008
 }
 handle /_synapse/client/* {
-	request_body {
-		max_size 52428800
-	}
-	reverse_proxy 127.0.0.1:8008
+\trequest_body {
+\t\tmax_size 52428800
+\t}
+\treverse_proxy 127.0.0.1:8008
 }
 """
 PLAIN_FEDERATION = """handle /_matrix/* {
-	request_body {
-		max_size 52428800
-	}
-	reverse_proxy 127.0.0.1:8008
+\trequest_body {
+\t\tmax_size 52428800
+\t}
+\treverse_proxy 127.0.0.1:8008
 }
 """
 
@@ -188,7 +188,7 @@ def refused(tmp_path_factory):
         {'name': 'Not reached', 'ansible.builtin.fail': {'msg': 'NOT REACHED'}},
     ], 'rescue': [{'name': 'Record', 'ansible.builtin.set_fact': {
         'results': '{{ results | combine({%s: ansible_failed_result.msg | default("") | string}) }}' % json.dumps(case_id)}}]}
-        for case_id, routes, _ in BAD]
+        for case_id, routes, unused in BAD]
     tasks.append({'name': 'Write', 'ansible.builtin.copy': {'content': '{{ results | to_json }}', 'dest': out,
                                                             'mode': '0600'}, 'check_mode': False})
     play = [{'name': 'Bad routes', 'hosts': 'localhost', 'gather_facts': False, 'vars': {'results': {}}, 'tasks': tasks}]

@@ -51,7 +51,7 @@ def results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('pg_redis_input')
     out = str(tmp / 'results.json')
     tasks = []
-    for case_id, role, entry, case_vars, _ in CASES:
+    for case_id, role, entry, case_vars, unused in CASES:
         include = {'name': 'mxfed.federation.' + role}
         if entry != 'main':
             include['tasks_from'] = entry

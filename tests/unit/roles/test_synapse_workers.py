@@ -170,7 +170,7 @@ def refused(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('synapse_workers_bad')
     out = str(tmp / 'results.json')
     tasks = []
-    for case_id, case_vars, host, _ in BAD:
+    for case_id, case_vars, host, unused in BAD:
         tasks.append({'name': 'Case %s' % case_id, 'when': "inventory_hostname == '%s'" % host, 'block': [
             {'name': 'Include the role (%s)' % case_id, 'ansible.builtin.include_role': {'name': 'mxfed.federation.synapse'},
              'vars': case_vars},
