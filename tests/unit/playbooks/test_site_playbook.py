@@ -51,8 +51,8 @@ LIMITED = ["web-files", "web-refuses", "hs-none-elsewhere", "hs-srv-no-cert", "h
 
 REFUSALS = {
     "web-refuses": ["homeserver_delegation is 'none' for c.test", "cannot be served from web-refuses"],
-    "hs-none-elsewhere": ["homeserver_delegation is 'none'", "homeserver_web_host empty",
-                          "(got 'web-refuses')"],
+    "hs-none-elsewhere": ["homeserver_delegation is 'none', so the A/AAAA records of c.test point at this host",
+                          "homeserver_web_host must be empty (got 'web-refuses')"],
     "hs-srv-no-cert": ["homeserver_web_host must be the inventory name of the host that serves the website of "
                        '"d.test"', '"web-elsewhere-not-in-inventory"'],
     "hs-srv-no-cert-ok-host": ["homeserver_delegation is 'srv' and the website of e.test is on homeserver_web_host "
