@@ -18,9 +18,7 @@ Prints:
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import multiprocessing
 import os
-import socket
 import statistics
 import sys
 import time
@@ -30,13 +28,13 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, 'tests', 'unit'))
 sys.path.insert(0, os.path.join(REPO, '.ansible', 'collections'))
 
+from _children import start_servers  # noqa: E402 pylint: disable=wrong-import-position
 from _lab import App, DnsServer, Lab, SigningKey, json_response, make_pki  # noqa: E402 pylint: disable=wrong-import-position
 from ansible_collections.mxfed.federation.plugins.module_utils._discovery import (  # noqa: E402 pylint: disable=wrong-import-position
     check_many,
     check_server,
 )
 from ansible_collections.mxfed.federation.plugins.module_utils._http import HttpSession  # noqa: E402
-from ansible_collections.mxfed.federation.plugins.module_utils._network import Network  # noqa: E402
 
 DOMAIN = 'bench.test'
 WK_IP = '127.0.0.2'
@@ -98,33 +96,6 @@ def serve_https(conn, count, rtt):
     conn.recv()
 
 
-def start_lab(count, rtt):
-    """DNS and HTTPS servers in two child processes, so their CPU and GIL do not slow the check."""
-    ctx = multiprocessing.get_context('fork')
-    children = []
-    answers = []
-    for target in (serve_dns, serve_https):
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=target, args=(child, count, rtt), daemon=True)
-        proc.start()
-        children.append((proc, parent))
-        answers.append(parent.recv())
-    dns_port, (port_map, root_pem) = answers
-
-    def connector(ip, port, timeout):
-        if rtt:
-            time.sleep(rtt)  # the TCP handshake's round trip
-        return socket.create_connection((ip, port), timeout=timeout)
-
-    network = Network(nameservers=['127.0.0.53'], dns_port=dns_port, ca_path=root_pem, timeout=30.0,
-                      port_map=port_map, connector=connector)
-
-    def stop():
-        for proc, parent in children:
-            parent.send('stop')
-            proc.join(5)
-
-    return network, stop
 
 
 def unavoidable_round_trips(network, name):
@@ -174,7 +145,7 @@ def main():
     rtt = args.rtt_ms / 1000.0
     checks = tuple(c for c in args.checks.split(',') if c)
 
-    network, stop = start_lab(args.names, rtt)
+    network, stop = start_servers(serve_dns, serve_https, args.names, rtt, 30.0)
     names = ['name%d.%s' % (i, DOMAIN) for i in range(args.names)]
     try:
         # Sanity: every name passes.

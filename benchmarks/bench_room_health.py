@@ -19,10 +19,8 @@ checker's CPU time.
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import multiprocessing
 import os
 import resource
-import socket
 import sys
 import time
 from urllib.parse import unquote
@@ -32,10 +30,10 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, 'tests', 'unit'))
 sys.path.insert(0, os.path.join(REPO, '.ansible', 'collections'))
 
+from _children import start_servers  # noqa: E402 pylint: disable=wrong-import-position
 from _lab import App, DnsServer, Lab, SigningKey, json_response, make_pki  # noqa: E402 pylint: disable=wrong-import-position
 from ansible_collections.mxfed.federation.plugins.module_utils._api import HomeserverApi  # noqa: E402
 from ansible_collections.mxfed.federation.plugins.module_utils._discovery import check_many  # noqa: E402
-from ansible_collections.mxfed.federation.plugins.module_utils._network import Network  # noqa: E402
 from ansible_collections.mxfed.federation.plugins.module_utils._room_health import room_health  # noqa: E402
 
 DOMAIN = 'room.test'
@@ -137,31 +135,6 @@ def serve_https(conn, count, rtt):
     conn.recv()
 
 
-def start(count, rtt, timeout):
-    ctx = multiprocessing.get_context('fork')
-    children, answers = [], []
-    for target in (serve_dns, serve_https):
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=target, args=(child, count, rtt), daemon=True)
-        proc.start()
-        children.append((proc, parent))
-        answers.append(parent.recv())
-    dns_port, (port_map, root_pem) = answers
-
-    def connector(ip, port, connect_timeout):
-        if rtt:
-            time.sleep(rtt)
-        return socket.create_connection((ip, port), timeout=connect_timeout)
-
-    network = Network(nameservers=['127.0.0.53'], dns_port=dns_port, ca_path=root_pem, timeout=timeout,
-                      port_map=port_map, connector=connector)
-
-    def stop():
-        for proc, parent in children:
-            parent.send('stop')
-            proc.join(5)
-
-    return network, stop
 
 
 def main():
@@ -170,7 +143,7 @@ def main():
     parser.add_argument('--rtt-ms', type=float, default=30.0, help='simulated round-trip time in ms (default 30)')
     parser.add_argument('--timeout', type=float, default=2.0, help='the check timeout per step in s (default 2)')
     args = parser.parse_args()
-    network, stop = start(args.servers, args.rtt_ms / 1000.0, args.timeout)
+    network, stop = start_servers(serve_dns, serve_https, args.servers, args.rtt_ms / 1000.0, args.timeout)
     try:
         def factory():
             return HomeserverApi(network, 'https://matrix.home.test', TOKEN)
