@@ -96,8 +96,6 @@ def serve_https(conn, count, rtt):
     conn.recv()
 
 
-
-
 def unavoidable_round_trips(network, name):
     """The minimum sequence the spec needs for `name`, timed with the same primitives the check uses."""
     index = int(name.split('.')[0].replace('name', ''))

@@ -135,8 +135,6 @@ def serve_https(conn, count, rtt):
     conn.recv()
 
 
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--servers', type=int, default=500, help='servers in the room (default 500)')

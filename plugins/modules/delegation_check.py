@@ -108,7 +108,7 @@ options:
         processes (Synapse workers) - a transaction, a profile query, an empty key query, a media download - and names a
         route the proxy answers itself (C(route_backend_unavailable) for its 502/503/504, that pool being down;
         C(proxy_nonmatrix_response) for another page of its own, the route missing), with who breaks. Each route's result is in
-        RV(addresses[].proxy.routes).
+        C(routes) of RV(addresses[].proxy).
       - V(proxy) is meant for your own servers (the C(homeserver) role's gate uses it); leave it out when you check
         servers you do not run, as C(playbooks/verify.yml) does by default. Without it a check of one name sends at
         most a few KiB (one well-known request and a few key, version and client requests per address).

@@ -15,13 +15,13 @@ from ansible_collections.mxfed.federation.plugins.module_utils._discovery import
 
 def test_optional_requests_stop_at_half_mandatory_at_the_cap():
     budget = Budget(timeout=5, max_requests=10)
-    for _ in range(5):
-        budget.take_request('GET /optional', optional=True)
+    for number in range(5):
+        budget.take_request('GET /optional/%d' % number, optional=True)
     with pytest.raises(RequestCapError) as err:
         budget.take_request('GET /optional', optional=True)
     assert 'keeps the rest for what decides the verdict' in err.value.message
-    for _ in range(5):
-        budget.take_request('GET /_matrix/key/v2/server')
+    for number in range(5):
+        budget.take_request('GET /_matrix/key/v2/server %d' % number)
     with pytest.raises(RequestCapError):
         budget.take_request('GET /_matrix/key/v2/server')
     assert (budget.requests, budget.refused, budget.refused_optional) == (10, 1, 1)
