@@ -1,9 +1,9 @@
-"""The conduit role's preflight against a real data directory on localhost.
+"""The conduit role's input checks (tasks/assert.yml) against a real data directory on localhost.
 
 Conduit refuses to start when database_path holds a database of another backend than
 conduit_database_backend (src/database/mod.rs, check_db_setup: RocksDB's IDENTITY, SQLite's
 conduit.db, sled's db) and systemd then restarts it in a loop; the role must fail first, naming
-the variable. Each case runs the role's preflight (tasks_from: preflight, the role's defaults and
+the variable. Each case runs the role's checks (tasks_from: assert, the role's defaults and
 vars) through ansible-playbook on localhost against a temporary data directory laid out as
 Conduit leaves it; nothing outside that directory is touched.
 """
@@ -59,7 +59,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> dict[str, dict]:
-    tmp = tmp_path_factory.mktemp("conduit_preflight")
+    tmp = tmp_path_factory.mktemp("conduit_assert")
     tasks = []
     for name, (layout, inputs, _expected) in CASES.items():
         data_dir = tmp / name / "data"
@@ -82,8 +82,8 @@ def results(tmp_path_factory) -> dict[str, dict]:
         tasks.append({
             "name": f"case {name}",
             "block": [
-                {"name": "preflight", "ansible.builtin.include_role": {
-                    "name": "mxfed.federation.conduit", "tasks_from": "preflight"}, "vars": role_vars},
+                {"name": "assert", "ansible.builtin.include_role": {
+                    "name": "mxfed.federation.conduit", "tasks_from": "assert"}, "vars": role_vars},
                 {"name": "passed", "ansible.builtin.copy": {
                     "content": '{"failed": false}', "dest": str(out), "mode": "0644"}},
             ],
@@ -94,7 +94,7 @@ def results(tmp_path_factory) -> dict[str, dict]:
             ],
         })
     play = [{
-        "name": "conduit preflight cases",
+        "name": "conduit assert cases",
         "hosts": "localhost",
         "connection": "local",
         "gather_facts": False,
@@ -112,7 +112,7 @@ def results(tmp_path_factory) -> dict[str, dict]:
         path = tmp / f"{name}.json"
         assert path.exists(), f"case {name} did not run:\n{proc.stdout}{proc.stderr}"
         found[name] = json.loads(path.read_text(encoding="utf-8"))
-    # The data directories are untouched: the preflight only looks.
+    # The data directories are untouched: the checks only look.
     for name, (layout, _inputs, _expected) in CASES.items():
         data_dir = tmp / name / "data"
         if layout is None:
@@ -129,6 +129,6 @@ def test_case(results, name):
     if expected is None:
         assert got == {"failed": False}, got
     else:
-        assert got["failed"], f"{name}: the preflight passed, expected a refusal"
+        assert got["failed"], f"{name}: the checks passed, expected a refusal"
         for fragment in expected:
             assert fragment in got["msg"], f"{name}: {fragment!r} not in {got['msg']!r}"
