@@ -27,7 +27,9 @@ from ansible_collections.mxfed.federation.plugins.module_utils._workers import r
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 ROLE = os.path.join(REPO, 'roles', 'caddy')
-CADDY = os.environ.get('MXFED_CADDY') or shutil.which('caddy')
+# scripts/setup unpacks Debian's caddy there when none is on PATH.
+UNPACKED = os.path.join(REPO, '.cache', 'tools', 'usr', 'bin', 'caddy')
+CADDY = os.environ.get('MXFED_CADDY') or shutil.which('caddy') or (UNPACKED if os.access(UNPACKED, os.X_OK) else None)
 
 WORKERS = [
     {'name': 'fed-inbound1', 'type': 'federation_inbound', 'host': 'w1', 'port': 8083},
