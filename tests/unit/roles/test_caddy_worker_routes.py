@@ -22,6 +22,7 @@ import sys
 import pytest
 import yaml
 
+from _role_cases import run_role_cases
 from ansible_collections.mxfed.federation.plugins.module_utils._workers import routing_table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -181,29 +182,10 @@ BAD = [
 
 @pytest.fixture(scope='module')
 def refused(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('caddy_workers_bad')
-    out = str(tmp / 'results.json')
-    tasks = [{'name': 'Case %s' % case_id, 'block': [
-        {'name': 'Include (%s)' % case_id, 'ansible.builtin.include_role': {
-            'name': 'mxfed.federation.caddy', 'tasks_from': 'matrix_site'},
-         'vars': {'caddy_matrix_host': 'matrix.alpha.test', 'caddy_matrix_worker_routes': routes}},
-        {'name': 'Not reached', 'ansible.builtin.fail': {'msg': 'NOT REACHED'}},
-    ], 'rescue': [{'name': 'Record', 'ansible.builtin.set_fact': {
-        'results': '{{ results | combine({%s: ansible_failed_result.msg | default("") | string}) }}' % json.dumps(case_id)}}]}
-        for case_id, routes, unused in BAD]
-    tasks.append({'name': 'Write', 'ansible.builtin.copy': {'content': '{{ results | to_json }}', 'dest': out,
-                                                            'mode': '0600'}, 'check_mode': False})
-    play = [{'name': 'Bad routes', 'hosts': 'localhost', 'gather_facts': False, 'vars': {'results': {}}, 'tasks': tasks}]
-    (tmp / 'play.yml').write_text(json.dumps(play), encoding='utf-8')
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.ansible', 'collections'),
-               ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_NOCOLOR='1', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '--check', '-i', 'localhost,',
-                           '-c', 'local', '-e', 'ansible_python_interpreter=' + sys.executable, str(tmp / 'play.yml')],
-                          cwd=str(tmp), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, check=False)
-    assert os.path.exists(out), proc.stdout[-3000:]
-    with open(out, encoding='utf-8') as fh:
-        return json.load(fh)
+    return run_role_cases(tmp_path_factory.mktemp('caddy_workers_bad'),
+                          [(case_id, 'caddy', 'matrix_site', {'caddy_matrix_host': 'matrix.alpha.test',
+                                                              'caddy_matrix_worker_routes': routes})
+                           for case_id, routes, unused in BAD])
 
 
 @pytest.mark.parametrize('case_id, routes, expected', BAD, ids=[c[0] for c in BAD])

@@ -7,15 +7,9 @@ their checks. What the roles do on a host is proven in extensions/molecule/lab_w
 
 from __future__ import absolute_import, division, print_function
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+from _role_cases import run_role_cases
 
 CASES = [
     ('pg_wildcard', 'postgresql', 'main', {'postgresql_listen_addresses': ['0.0.0.0']},
@@ -48,33 +42,9 @@ CASES = [
 
 @pytest.fixture(scope='module')
 def results(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('pg_redis_input')
-    out = str(tmp / 'results.json')
-    tasks = []
-    for case_id, role, entry, case_vars, unused in CASES:
-        include = {'name': 'mxfed.federation.' + role}
-        if entry != 'main':
-            include['tasks_from'] = entry
-        tasks.append({'name': 'Case %s' % case_id, 'block': [
-            {'name': 'Include (%s)' % case_id, 'ansible.builtin.include_role': include, 'vars': case_vars},
-            {'name': 'Passed', 'ansible.builtin.set_fact': {
-                'results': '{{ results | combine({%s: "PASSED"}) }}' % json.dumps(case_id)}},
-        ], 'rescue': [{'name': 'Record', 'ansible.builtin.set_fact': {
-            'results': '{{ results | combine({%s: ansible_failed_result.msg | default("") | string}) }}'
-                       % json.dumps(case_id)}}]})
-    tasks.append({'name': 'Write', 'ansible.builtin.copy': {'content': '{{ results | to_json }}', 'dest': out,
-                                                            'mode': '0600'}, 'check_mode': False})
-    play = [{'name': 'Input', 'hosts': 'localhost', 'gather_facts': False, 'vars': {'results': {}}, 'tasks': tasks}]
-    (tmp / 'play.yml').write_text(json.dumps(play), encoding='utf-8')
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.ansible', 'collections'),
-               ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_NOCOLOR='1', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '--check', '-i', 'localhost,',
-                           '-c', 'local', '-e', 'ansible_python_interpreter=' + sys.executable, str(tmp / 'play.yml')],
-                          cwd=str(tmp), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, check=False)
-    assert os.path.exists(out), proc.stdout[-3000:]
-    with open(out, encoding='utf-8') as fh:
-        return json.load(fh)
+    return run_role_cases(tmp_path_factory.mktemp('pg_redis_input'),
+                          [(case_id, role, None if entry == 'main' else entry, case_vars)
+                           for case_id, role, entry, case_vars, unused in CASES])
 
 
 @pytest.mark.parametrize('case_id, role, entry, case_vars, expected', CASES, ids=[c[0] for c in CASES])
