@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from ansible_collections.mxfed.federation.plugins.module_utils._routes import ROUTE_PROBES, probe_path
 from ansible_collections.mxfed.federation.plugins.module_utils._workers import (
     WORKER_TYPES,
     combined_regexp,
@@ -142,3 +143,27 @@ def test_every_type_with_paths_has_a_listener_resource_and_a_balance():
         for path in spec['paths']:
             assert path.startswith('^/_matrix/'), path
             re.compile(path)
+
+
+# The delegation check's route probes (plugins/module_utils/_routes.py) each ask one pool: a
+# `route_backend_unavailable` for a route then names that pool's workers (lab_workers' outage.yml
+# maps the finding back through this same table).
+@pytest.mark.parametrize('route, pool', [
+    ('transactions', 'federation_inbound'),
+    ('queries', 'federation_reader'),
+    ('key_queries', 'federation_reader'),
+    ('media', 'media'),
+])
+def test_each_route_probe_lands_in_the_pool_it_is_named_for(route, pool):
+    workers = WORKERS + [{'name': 'client1', 'type': 'client_reader', 'host': 'w1', 'port': 8086}]
+    table = routing_table(workers, {'w1': '10.0.0.3', 'w2': '10.0.0.4'})
+    (probe,) = [p for p in ROUTE_PROBES if p.route == route]
+    path = probe_path(probe, 'mxfed-check-0123456789ab').split('?')[0]
+    pools = [r['pool'] for r in table if re.search(combined_regexp(r['paths']), path)]
+    assert pools[:1] == [pool], (path, pools)
+
+
+def test_the_route_probes_cover_every_federation_pool():
+    paths = [probe_path(p, 'x').split('?')[0] for p in ROUTE_PROBES]
+    for kind in ('federation_inbound', 'federation_reader', 'media'):
+        assert any(re.search(combined_regexp(WORKER_TYPES[kind]['paths']), path) for path in paths), kind
