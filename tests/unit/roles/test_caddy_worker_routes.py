@@ -38,6 +38,7 @@ WORKERS = [
     {'name': 'fed-reader1', 'type': 'federation_reader', 'host': 'w1', 'port': 8084},
     {'name': 'fed-sender1', 'type': 'federation_sender', 'host': 'w1'},
     {'name': 'client1', 'type': 'client_reader', 'host': 'w2', 'port': 8085},
+    {'name': 'media1', 'type': 'media', 'host': 'w1', 'port': 8086},
 ]
 TABLE = routing_table(WORKERS, {'w1': '172.30.131.4', 'w2': '172.30.131.6'})
 
@@ -109,7 +110,7 @@ def test_the_table_is_rendered_in_order(rendered):
     for text in (client, federation):
         matchers = re.findall(r'^@mxfed_(\w+) path_regexp mxfed_\w+ "([^"]+)"$', text, re.M)
         assert [m[0] for m in matchers] == [r['pool'] for r in TABLE] == [
-            'federation_inbound', 'federation_reader', 'client_reader']
+            'federation_inbound', 'federation_reader', 'media', 'client_reader']
         # The regexp of each pool is exactly its paths, one alternative each.
         for (pool, regexp), route in zip(matchers, TABLE):
             assert regexp == '|'.join('(?:%s)' % p for p in route['paths'])
@@ -152,6 +153,7 @@ def test_caddy_validates_and_routes_in_the_table_order(tmp_path, rendered):
     assert [(sorted(m), u, p) for m, u, p in order] == [
         (['path_regexp'], ['172.30.131.4:8083', '172.30.131.6:8083'], 'ip_hash'),
         (['path_regexp'], ['172.30.131.4:8084'], 'round_robin'),
+        (['path_regexp'], ['172.30.131.4:8086'], 'round_robin'),
         (['path_regexp'], ['172.30.131.6:8085'], 'round_robin'),
         (['path'], ['127.0.0.1:8008'], None),
     ]
