@@ -12,7 +12,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 if [ -z "${MXFED_CONDUIT_BINARY:-}" ]; then
   echo "conduit scenario skipped: set MXFED_CONDUIT_BINARY to the path of a Conduit binary (the" \
        "v0.10.12 x86_64-unknown-linux-musl release artifact from https://gitlab.com/famedly/conduit," \
-       "or one built from its source: extensions/molecule/conduit/README.md) and run" \
+       "or one built from its source: extensions/molecule/lab_conduit/README.md) and run" \
        "extensions/molecule/lab_conduit/run.sh again."
   exit 77
 fi
