@@ -10,7 +10,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 
 if [ -z "${MXFED_CONDUIT_BINARY:-}" ]; then
-  echo "conduit scenario skipped: set MXFED_CONDUIT_BINARY to the path of a Conduit binary (the" \
+  echo "lab_conduit skipped: set MXFED_CONDUIT_BINARY to the path of a Conduit binary (the" \
        "v0.10.12 x86_64-unknown-linux-musl release artifact from https://gitlab.com/famedly/conduit," \
        "or one built from its source: extensions/molecule/lab_conduit/README.md) and run" \
        "extensions/molecule/lab_conduit/run.sh again."
@@ -19,11 +19,11 @@ fi
 
 binary="$(realpath -- "$MXFED_CONDUIT_BINARY" 2>/dev/null || true)"
 if [ -z "$binary" ] || [ ! -f "$binary" ] || [ ! -r "$binary" ]; then
-  echo "conduit scenario: MXFED_CONDUIT_BINARY=$MXFED_CONDUIT_BINARY is not a readable file" >&2
+  echo "lab_conduit: MXFED_CONDUIT_BINARY=$MXFED_CONDUIT_BINARY is not a readable file" >&2
   exit 2
 fi
 if [ "$(head -c 4 "$binary" | od -An -c | tr -d ' ')" != '177ELF' ]; then
-  echo "conduit scenario: $binary is not an ELF executable (expected Conduit's static binary)" >&2
+  echo "lab_conduit: $binary is not an ELF executable (expected Conduit's static binary)" >&2
   exit 2
 fi
 
