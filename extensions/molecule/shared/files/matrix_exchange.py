@@ -20,6 +20,10 @@ Two modes, stdlib only:
   --log FILE            append every message sent to FILE (JSON lines: room_id, sender, body).
   --check-log FILE      read back each room's history on both servers (/messages) until every
                         message in FILE is there, or --deadline passes; names what is missing.
+  --burst N             after the exchange, each user in turn sends N more messages as fast as
+                        --concurrency parallel clients can (one connection each), while the other
+                        server's user syncs; times until the last one is read there (throughput,
+                        for benchmarks/federation_throughput.yml).
 """
 
 import argparse
@@ -35,6 +39,7 @@ import statistics
 import sys
 import time
 import urllib.parse
+import threading
 import uuid
 
 
@@ -276,6 +281,54 @@ def send_and_receive(sender, receiver, receiver_since, room_id, count, label, de
     return latencies, since
 
 
+def burst(sender, receiver, receiver_since, room_id, count, concurrency, label, deadline_s):
+    """Send count messages from concurrency clients at once (each its own keep-alive connection,
+    messages i, i+concurrency, ... in order); the receiver long-polls /sync meanwhile. Returns
+    (stats, since): sent_s when the last PUT returned, received_s when the last message was read
+    on the receiver's server, both from the first PUT."""
+    bodies = ["%s burst %d %s" % (label, i, uuid.uuid4().hex[:8]) for i in range(count)]
+    senders = []
+    for _ in range(concurrency):
+        client = Client(sender.base, sender.timeout)
+        client.token, client.user_id = sender.token, sender.user_id
+        senders.append(client)
+    errors, done = [], {}
+
+    def talk(client, mine):
+        try:
+            for body in mine:
+                send(client, room_id, body)
+        except ExchangeError as exc:
+            errors.append(str(exc))
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=talk, args=(client, bodies[i::concurrency]), daemon=True)
+               for i, client in enumerate(senders)]
+    for thread in threads:
+        thread.start()
+    pending = set(bodies)
+
+    def all_arrived(data):
+        pending.difference_update(timeline_bodies(room_id)(data) or [])
+        if not any(t.is_alive() for t in threads) and "sent_s" not in done:
+            done["sent_s"] = time.monotonic() - start
+        if errors:
+            raise ExchangeError("sending the burst failed: %s" % errors[0])
+        return not pending
+
+    try:
+        _, since = wait_for(receiver, receiver_since, all_arrived, deadline_s,
+                            "%d burst messages on %s" % (count, receiver.base), sync_filter=room_filter(room_id))
+    except ExchangeError as exc:
+        raise ExchangeError("%s (%d of them never read there)" % (exc, len(pending))) from exc
+    received = time.monotonic() - start
+    for thread in threads:
+        thread.join()
+    sent = done.get("sent_s", received)
+    return {"count": count, "concurrency": concurrency, "sent_s": round(sent, 3),
+            "received_s": round(received, 3), "per_s": round(count / received, 1)}, since
+
+
 def create_and_join(a, b, a_since, b_since, args, result):
     """A creates a room and invites B; B joins over federation; A sees the join.
     Records invite_s and join_s in result; returns (room_id, a_since, b_since)."""
@@ -371,6 +424,9 @@ def main():
     parser.add_argument("--log", help="append every message sent to this file (JSON lines)")
     parser.add_argument("--check-log", metavar="FILE",
                         help="wait until both servers' room history holds every message logged in FILE")
+    parser.add_argument("--burst", type=int, default=0, metavar="N",
+                        help="after the exchange, N messages each way as fast as --concurrency clients send")
+    parser.add_argument("--concurrency", type=int, default=8, help="parallel senders of --burst")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds to wait for each event")
     parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout")
     args = parser.parse_args()
@@ -386,6 +442,8 @@ def main():
 
     if args.send_only and not args.room:
         parser.error("--send-only needs --room")
+    if args.burst < 0 or args.concurrency < 1:
+        parser.error("--burst must be 0 or more and --concurrency 1 or more")
 
     a, b = Client(args.a_url, args.timeout), Client(args.b_url, args.timeout)
     result = {"a_url": a.base, "b_url": b.base}
@@ -451,6 +509,13 @@ def exchange(a, b, args, result):
             "send_p50_ms": round(statistics.median(sends) * 1000, 1),
             "send_p95_ms": round(percentile(sends, 95) * 1000, 1),
         }
+    if args.burst:
+        # The deadline covers the whole burst: at least --deadline, and a second per 10 messages.
+        deadline = max(args.deadline, args.burst / 10.0)
+        result["a_to_b_burst"], b_since = burst(a, b, b_since, room_id, args.burst, args.concurrency,
+                                                "a->b", deadline)
+        result["b_to_a_burst"], a_since = burst(b, a, a_since, room_id, args.burst, args.concurrency,
+                                                "b->a", deadline)
     result["ok"] = True
 
 
