@@ -15,16 +15,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+from _playbook_check import run_playbook_check
 
-REPO = Path(__file__).resolve().parents[3]
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 BACKUP_KEY = b"ed25519 a_AAAA c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2Vj\n"
 OTHER_KEY = b"ed25519 a_BBBB b3RoZXJvdGhlcm90aGVyb3RoZXJvdGhlcm90aGVyb3Ro\n"
 
@@ -102,23 +99,11 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("restore")
     hosts = {case_id: _host(tmp, case_id, manifest, key, force)
              for case_id, (manifest, key, force, _ok, _fragments) in CASES.items()}
-    inventory = tmp / "inventory.yml"
     # The playbook's first play checks, on localhost, that an archive is named at all.
     hosts["localhost"] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
                           "archive": "per host"}
-    inventory.write_text(json.dumps({"all": {"hosts": hosts}}), encoding="utf-8")
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_FORKS="10")
-    proc = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / "restore.yml"), "--check",
-         "-e", "target=all:!localhost"],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=300)
-    report = json.loads(proc.stdout)
-    messages = {}
-    for play in report["plays"]:
-        for task in play["tasks"]:
-            for host, result in task["hosts"].items():
-                messages.setdefault(host, []).append(str(result.get("msg", "")))
-    return tmp, report["stats"], messages
+    stats, messages, _tasks = run_playbook_check(tmp, "restore.yml", hosts, ["-e", "target=all:!localhost"])
+    return tmp, stats, messages
 
 
 @pytest.mark.parametrize("case_id", sorted(CASES))

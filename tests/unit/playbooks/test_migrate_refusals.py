@@ -13,16 +13,11 @@ the first task that touches the host (the PostgreSQL role), which the test asser
 from __future__ import annotations
 
 import datetime
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from _playbook_check import run_playbook_check
 
-REPO = Path(__file__).resolve().parents[3]
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 NOW = datetime.datetime.now(datetime.timezone.utc)
 
 
@@ -63,21 +58,7 @@ def run(tmp_path_factory):
             "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False,
             "homeserver_server_name": "a.test", "homeserver_implementation": "synapse",
             "migrate_backup_dir": str(backups)}, **extra)
-    inventory = tmp / "inventory.yml"
-    inventory.write_text(json.dumps({"all": {"hosts": hosts}}), encoding="utf-8")
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_FORKS="10")
-    proc = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / "migrate_postgresql.yml"), "--check",
-         "-e", "target=all"],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=300)
-    report = json.loads(proc.stdout)
-    messages, tasks = {}, {}
-    for play in report["plays"]:
-        for task in play["tasks"]:
-            for host, result in task["hosts"].items():
-                messages.setdefault(host, []).append(str(result.get("msg", "")))
-                tasks.setdefault(host, []).append(task["task"]["name"])
-    return report["stats"], messages, tasks
+    return run_playbook_check(tmp, "migrate_postgresql.yml", hosts, ["-e", "target=all"])
 
 
 @pytest.mark.parametrize("case_id", sorted(CASES))
