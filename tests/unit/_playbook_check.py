@@ -39,3 +39,11 @@ def run_playbook_check(tmp, playbook, hosts, extra_args=()):
                 messages.setdefault(host, []).append(str(result.get("msg", "")))
                 tasks.setdefault(host, []).append(task["task"]["name"])
     return report["stats"], messages, tasks
+
+
+def run_restore_check(tmp, hosts):
+    """playbooks/restore.yml in check mode against every case host. Its first play checks, on
+    localhost, that an archive is named at all, so localhost takes part with a placeholder."""
+    hosts = dict(hosts, localhost={"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                                   "archive": "per host"})
+    return run_playbook_check(tmp, "restore.yml", hosts, ["-e", "target=all:!localhost"])

@@ -20,7 +20,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from _playbook_check import run_playbook_check
+from _playbook_check import run_restore_check
 
 BACKUP_KEY = b"ed25519 a_AAAA c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2Vj\n"
 OTHER_KEY = b"ed25519 a_BBBB b3RoZXJvdGhlcm90aGVyb3RoZXJvdGhlcm90aGVyb3Ro\n"
@@ -99,10 +99,7 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("restore")
     hosts = {case_id: _host(tmp, case_id, manifest, key, force)
              for case_id, (manifest, key, force, _ok, _fragments) in CASES.items()}
-    # The playbook's first play checks, on localhost, that an archive is named at all.
-    hosts["localhost"] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                          "archive": "per host"}
-    stats, messages, _tasks = run_playbook_check(tmp, "restore.yml", hosts, ["-e", "target=all:!localhost"])
+    stats, messages, _tasks = run_restore_check(tmp, hosts)
     return tmp, stats, messages
 
 

@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from _playbook_check import run_playbook_check
+from _playbook_check import run_restore_check
 
 KEY = b"ed25519 a_AAAA c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2Vj\n"
 
@@ -62,9 +62,7 @@ def _host(tmp: Path, case_id: str, database: dict, host_vars: dict, db_member: s
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("restore_kind")
     hosts = {case_id: _host(tmp, case_id, *spec[:3]) for case_id, spec in CASES.items()}
-    hosts["localhost"] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                          "archive": "per host"}
-    stats, messages, _tasks = run_playbook_check(tmp, "restore.yml", hosts, ["-e", "target=all:!localhost"])
+    stats, messages, _tasks = run_restore_check(tmp, hosts)
     return tmp, stats, messages
 
 
