@@ -3,8 +3,9 @@
 # Apache License, Version 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 # SPDX-License-Identifier: Apache-2.0
 """Jinja2 filters over plugins/module_utils/_workers.py: the Synapse worker layout for the synapse
-role (errors, what one host runs) and for the proxy (the routing table). Documented in the
-.yml files beside this one."""
+role (errors, what one host runs) and for the proxy (the routing table); and over
+_connections.py: whether PostgreSQL admits every process's pool. Documented in the .yml files
+beside this one."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,6 +13,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.mxfed.federation.plugins.module_utils._connections import connection_errors
 from ansible_collections.mxfed.federation.plugins.module_utils._workers import (
     federation_sender_instances,
     main_listeners,
@@ -50,9 +52,14 @@ def synapse_worker_routes(workers, addresses):
         raise AnsibleFilterError('synapse_worker_routes: %s' % exc)
 
 
+def synapse_connection_errors(processes, cp_max, max_connections):
+    return connection_errors(processes, cp_max, max_connections)
+
+
 class FilterModule(object):
     def filters(self):
         return {
+            'synapse_connection_errors': synapse_connection_errors,
             'synapse_worker_errors': synapse_worker_errors,
             'synapse_worker_plan': synapse_worker_plan,
             'synapse_worker_routes': synapse_worker_routes,

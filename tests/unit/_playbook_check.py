@@ -16,12 +16,14 @@ REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 
-def run_playbook_check(tmp, playbook, hosts, extra_args=()):
+def run_playbook_check(tmp, playbook, hosts, extra_args=(), groups=None):
     """ansible-playbook -i <hosts as inventory> playbooks/<playbook> --check <extra_args>, with the
-    JSON callback. Returns (stats, messages, tasks): the recap per host, and per host the message
-    and the name of every task it ran, in order."""
+    JSON callback; ``groups`` maps a group name to the names of its hosts. Returns (stats,
+    messages, tasks): the recap per host, and per host the message and the name of every task it
+    ran, in order."""
     inventory = Path(tmp) / "inventory.yml"
-    inventory.write_text(json.dumps({"all": {"hosts": hosts}}), encoding="utf-8")
+    children = {group: {"hosts": {name: {} for name in names}} for group, names in (groups or {}).items()}
+    inventory.write_text(json.dumps({"all": {"hosts": hosts, "children": children}}), encoding="utf-8")
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_FORKS="10")
     proc = subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / playbook), "--check"]
