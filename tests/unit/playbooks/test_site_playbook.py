@@ -45,9 +45,13 @@ HOMESERVERS = {
     "hs-cert-without-key": {"homeserver_server_name": "f.test", "homeserver_host": "matrix.f.test",
                             "homeserver_server_name_certificate": "/x/f.test.pem"},
     "hs-self": {"homeserver_server_name": "g.test", "homeserver_host": "matrix.g.test", "homeserver_web_host": "hs-self"},
+    # also the main host of a Synapse with workers (synapse_main, below): workers.yml deploys those
+    "hs-also-main": {"homeserver_server_name": "h.test", "homeserver_host": "matrix.h.test"},
 }
+# Hosts of the workers' groups (workers.yml, imported by site.yml).
+WORKER_GROUPS = {"synapse_main": ["hs-also-main"]}
 LIMITED = ["web-files", "web-refuses", "hs-none-elsewhere", "hs-srv-no-cert", "hs-srv-no-cert-ok-host",
-           "hs-cert-without-key", "hs-self"]
+           "hs-cert-without-key", "hs-self", "hs-also-main"]
 
 REFUSALS = {
     "web-refuses": ["homeserver_delegation is 'none' for c.test", "cannot be served from web-refuses"],
@@ -62,6 +66,7 @@ REFUSALS = {
                             "together", "homeserver_server_name_certificate is only used with homeserver_delegation "
                             "srv or none"],
     "hs-self": ["homeserver_web_host must be another host than this one", '(got "hs-self")'],
+    "hs-also-main": ["hs-also-main is in homeservers and in synapse_main: a host is either a homeserver of its own"],
 }
 
 
@@ -74,7 +79,9 @@ def run(tmp_path_factory):
     homeservers = {name: dict(LOCAL, **hostvars) for name, hostvars in HOMESERVERS.items()}
     inventory = tmp / "inventory.yml"
     inventory.write_text(json.dumps({"all": {"children": {
-        "webservers": {"hosts": web}, "homeservers": {"hosts": homeservers}}}}), encoding="utf-8")
+        "webservers": {"hosts": web}, "homeservers": {"hosts": homeservers},
+        **{group: {"hosts": {name: {} for name in names}} for group, names in WORKER_GROUPS.items()}}}}),
+        encoding="utf-8")
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_FORKS="10")
     proc = subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(SITE), "--check", "--limit", ",".join(LIMITED)],
@@ -165,15 +172,17 @@ def test_site_passes_the_role_defaults():
 
 def test_example_inventory_has_both_kinds_of_hosts():
     """examples/inventory: each homeserver_web_host is a host of the webservers group, and the
-    playbook's two plays find their hosts in it."""
+    playbook's first two plays find their hosts in it."""
     inventory = REPO / "examples" / "inventory"
     proc = subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(SITE), "--list-hosts"],
         cwd=REPO, capture_output=True, text=True, check=True, timeout=120)
     plays = re.split(r"\n\s*play #\d+", proc.stdout)[1:]
     hosts = [set(re.findall(r"^\s{6}(\S+)$", play, re.M)) for play in plays]
-    assert hosts == [{"www1.example.org", "www2.example.net"},
-                     {"matrix1.example.org", "chat.example.net", "example.com"}], proc.stdout
+    assert hosts[:2] == [{"www1.example.org", "www2.example.net"},
+                         {"matrix1.example.org", "chat.example.net", "example.com"}], proc.stdout
+    # The imported workers.yml finds none of its groups there: its plays run on no host.
+    assert len(hosts) == 6 and all(not play for play in hosts[2:]), proc.stdout
     data = yaml.safe_load((inventory / "hosts.yml").read_text(encoding="utf-8"))
     web_hosts = set(data["webservers"]["hosts"])
     named = {h.get("homeserver_web_host") for h in data["homeservers"]["hosts"].values()} - {None}
