@@ -19,6 +19,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._workers import (
     main_listeners,
     routing_table,
     shared_config,
+    stale_workers,
     worker_config,
     worker_errors,
     workers_on,
@@ -42,6 +43,13 @@ def synapse_worker_plan(workers, host, main_address, replication_port, bind_addr
     }
 
 
+def synapse_stale_workers(file_names, workers, host):
+    problems = worker_errors(workers)
+    if problems:
+        raise AnsibleFilterError(' '.join(problems))
+    return stale_workers(list(file_names), workers, host)
+
+
 def synapse_worker_routes(workers, addresses):
     problems = worker_errors(workers)
     if problems:
@@ -60,6 +68,7 @@ class FilterModule(object):
     def filters(self):
         return {
             'synapse_connection_errors': synapse_connection_errors,
+            'synapse_stale_workers': synapse_stale_workers,
             'synapse_worker_errors': synapse_worker_errors,
             'synapse_worker_plan': synapse_worker_plan,
             'synapse_worker_routes': synapse_worker_routes,

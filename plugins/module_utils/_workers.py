@@ -158,6 +158,20 @@ def workers_on(workers, host):
     return [w for w in workers if w['host'] == host]
 
 
+def stale_workers(file_names, workers, host):
+    """The workers whose files (``<name>.yaml``, as listed in a worker configuration directory of
+    ``host``) are there but that no longer run on ``host``: taken out of ``workers`` or moved to
+    another host. Other files are not workers and are left alone. Sorted names."""
+    keep = set(w['name'] for w in workers_on(workers, host))
+    names = set()
+    for file_name in file_names:
+        if isinstance(file_name, str) and file_name.endswith('.yaml') and '/' not in file_name:
+            name = file_name[:-len('.yaml')]
+            if name and name not in keep:
+                names.add(name)
+    return sorted(names)
+
+
 def federation_sender_instances(workers):
     return [w['name'] for w in workers if w['type'] == 'federation_sender']
 

@@ -17,6 +17,7 @@ from ansible_collections.mxfed.federation.plugins.module_utils._workers import (
     main_listeners,
     routing_table,
     shared_config,
+    stale_workers,
     worker_config,
     worker_errors,
     workers_on,
@@ -167,3 +168,19 @@ def test_the_route_probes_cover_every_federation_pool():
     paths = [probe_path(p, 'x').split('?')[0] for p in ROUTE_PROBES]
     for kind in ('federation_inbound', 'federation_reader', 'media'):
         assert any(re.search(combined_regexp(WORKER_TYPES[kind]['paths']), path) for path in paths), kind
+
+
+def test_stale_workers_are_those_no_longer_on_the_host():
+    files = ['fed-in1.yaml', 'fed-reader1.yaml', 'sender1.yaml', 'old-reader.yaml', 'fed-in2.yaml']
+    # fed-in2 moved to w2; old-reader was taken out of the list; the rest still run on w1
+    assert stale_workers(files, WORKERS, 'w1') == ['fed-in2', 'old-reader']
+    assert stale_workers(files, WORKERS, 'w2') == ['fed-in1', 'fed-reader1', 'old-reader', 'sender1']
+
+
+def test_stale_workers_when_the_list_is_empty_are_all_of_them():
+    assert stale_workers(['b.yaml', 'a.yaml'], [], 'w1') == ['a', 'b']
+
+
+@pytest.mark.parametrize('name', ['notes.txt', 'fed-in1.yaml~', '.yaml', 'sub/x.yaml', 'x.yml', None])
+def test_stale_workers_leave_other_files_alone(name):
+    assert stale_workers([name], [], 'w1') == []
