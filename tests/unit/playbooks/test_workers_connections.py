@@ -12,10 +12,12 @@ postgresql role never started and that the run stopped there (any_errors_fatal).
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
-from _playbook_check import run_playbook_check
+import yaml
+from _playbook_check import REPO, run_playbook_check
 
 
 def _workers(count, host):
@@ -54,3 +56,13 @@ def test_workers_refuses_more_connections_than_postgresql_admits(tmp_path, case_
     # Refused after the facts and before the postgresql role; nothing after it ran.
     assert tasks[case_id][-1] == "Check that PostgreSQL admits the database pools of the main process and every worker", tasks[case_id]
     assert len(tasks[case_id]) == 2, tasks[case_id]
+
+
+def test_the_check_falls_back_to_the_roles_defaults():
+    """Role defaults are not hostvars before the role runs, so the check repeats them as Jinja
+    defaults; they must stay the roles' values."""
+    text = (REPO / "playbooks" / "workers.yml").read_text(encoding="utf-8")
+    for role, variable in (("synapse", "synapse_postgres_cp_max"), ("postgresql", "postgresql_max_connections")):
+        default = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text(encoding="utf-8"))[variable]
+        found = re.findall(re.escape(variable) + r" \| default\((\d+)\)", text)
+        assert found == [str(default)], (variable, found, default)
